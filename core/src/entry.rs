@@ -1,0 +1,114 @@
+//! What the cache stores for each key, and how quick_cache weighs and evicts it.
+
+use quick_cache::{Lifecycle, Weighter};
+
+use crate::bounds::Bounds;
+
+#[derive(Clone)]
+pub(crate) struct Entry<V> {
+    pub value: V,
+    /// When the value was written, for `max_age`.
+    pub born: u64,
+    /// The first millisecond at which the entry is expired.
+    pub deadline: u64,
+    /// The value's size in bytes, as the caller measured it.
+    pub size: u64,
+}
+
+impl<V> Entry<V> {
+    #[inline]
+    pub fn live(&self, now: u64) -> bool {
+        self.deadline > now
+    }
+
+    #[inline]
+    pub fn fresh(&self, now: u64, max_age: Option<u64>) -> bool {
+        self.live(now) && max_age.is_none_or(|m| now.saturating_sub(self.born) < m)
+    }
+}
+
+/// An entry's weight folds both bounds into one number (see `bounds`).
+#[derive(Clone)]
+pub(crate) struct EntryWeighter(pub Bounds);
+
+impl<V> Weighter<Box<str>, Entry<V>> for EntryWeighter {
+    #[inline]
+    fn weight(&self, key: &Box<str>, entry: &Entry<V>) -> u64 {
+        self.0.weight(key.len() as u64 + entry.size)
+    }
+}
+
+/// Hands every entry quick_cache lets go of (evicted, or replaced by a newer value) back
+/// to the call that caused it, which counts it and drops it after its locks are released.
+#[derive(Clone, Default)]
+pub(crate) struct Released;
+
+pub(crate) type ReleasedEntries<V> = Vec<(Box<str>, Entry<V>)>;
+
+impl<V> Lifecycle<Box<str>, Entry<V>> for Released {
+    type RequestState = ReleasedEntries<V>;
+
+    #[inline]
+    fn on_evict(&self, state: &mut Self::RequestState, key: Box<str>, entry: Entry<V>) {
+        state.push((key, entry));
+    }
+}
+
+/// The size the cache counts for a value, for Rust callers. Bindings measure their host's
+/// values themselves and call the `*_sized` methods.
+pub trait EntrySize {
+    fn entry_size(&self) -> u64;
+}
+
+/// The size counted for a number, a boolean or a null.
+pub const SCALAR_SIZE: u64 = 8;
+
+impl EntrySize for String {
+    fn entry_size(&self) -> u64 {
+        self.len() as u64
+    }
+}
+impl EntrySize for &'static str {
+    fn entry_size(&self) -> u64 {
+        self.len() as u64
+    }
+}
+impl EntrySize for Vec<u8> {
+    fn entry_size(&self) -> u64 {
+        self.len() as u64
+    }
+}
+impl<T: EntrySize + ?Sized> EntrySize for std::sync::Arc<T> {
+    fn entry_size(&self) -> u64 {
+        (**self).entry_size()
+    }
+}
+impl EntrySize for str {
+    fn entry_size(&self) -> u64 {
+        self.len() as u64
+    }
+}
+macro_rules! scalar_size {
+    ($($t:ty),*) => {$(
+        impl EntrySize for $t {
+            fn entry_size(&self) -> u64 { SCALAR_SIZE }
+        }
+    )*};
+}
+scalar_size!(i64, u64, i32, u32, f64, bool, ());
+
+/// A value `incr` can count with.
+pub trait Counter: Sized {
+    /// The integer this value holds, or `None` when it is not an integer.
+    fn as_counter(&self) -> Option<i64>;
+    fn from_counter(n: i64) -> Self;
+}
+
+impl Counter for i64 {
+    fn as_counter(&self) -> Option<i64> {
+        Some(*self)
+    }
+    fn from_counter(n: i64) -> Self {
+        n
+    }
+}

@@ -1,0 +1,35 @@
+# The two commands a user needs: `make demo` and `make test`. `make bench` measures.
+# Every tool the targets need is installed here, into .venv and node_modules folders.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(abspath .)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+export CARGO_TERM_COLOR := never
+
+.PHONY: demo test bench rust-test rust-lint rust-demo rust-bench conformance
+
+demo: rust-demo python-demo node-demo
+
+test: rust-lint rust-test python-test node-test conformance
+	@echo "make test: all suites passed"
+
+bench: rust-bench python-bench node-bench
+
+rust-test:
+	cargo test -p flightcache --release
+
+rust-lint:
+	cargo fmt --all -- --check
+	cargo clippy -p flightcache --all-targets -- -D warnings
+
+rust-demo:
+	cargo run -q --release -p flightcache --example handler
+
+rust-bench:
+	cargo bench -p flightcache --bench compare
+
+include mk/python.mk
+include mk/node.mk
+include mk/conformance.mk

@@ -1,0 +1,2 @@
+# Cross-language conformance scenarios (tests/).
+conformance:

@@ -1,0 +1,511 @@
+//! One test per rule of the SPEC that the core owns.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use flightcache::{Cache, Config, Error, LoadOptions, LoaderError, Lookup, ManualClock};
+
+fn cache_with(config: Config) -> (Cache<String>, ManualClock) {
+    let clock = ManualClock::new();
+    let cache = Cache::new(Config { clock: clock.clone().into(), ..config }).unwrap();
+    (cache, clock)
+}
+
+fn cache() -> (Cache<String>, ManualClock) {
+    cache_with(Config::default())
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+fn ttl(ms: f64) -> LoadOptions<'static> {
+    LoadOptions { ttl: Some(ms), ..Default::default() }
+}
+
+#[test]
+fn expiry_is_exact_to_the_millisecond() {
+    let (c, clock) = cache();
+    clock.advance(1234);
+    assert!(c.set("k", s("v"), Some(100.0)).unwrap());
+    clock.advance(99);
+    assert_eq!(c.get("k"), Some(s("v")), "present at t + d - 1");
+    clock.advance(1);
+    assert_eq!(c.get("k"), None, "absent at t + d");
+    assert!(!c.has("k"));
+}
+
+#[test]
+fn default_ttl_is_seven_days_and_a_call_overrides_it() {
+    let (c, _) = cache();
+    c.set("a", s("v"), None).unwrap();
+    assert_eq!(c.remaining_ttl("a"), Some(604_800_000.0));
+    c.set("b", s("v"), Some(5.0)).unwrap();
+    assert_eq!(c.remaining_ttl("b"), Some(5.0));
+    assert_eq!(c.remaining_ttl("missing"), None);
+    let (c, _) = cache_with(Config { ttl: 10.0, ..Config::default() });
+    c.set("a", s("v"), None).unwrap();
+    assert_eq!(c.remaining_ttl("a"), Some(10.0));
+}
+
+#[test]
+fn ttl_zero_loads_and_returns_but_stores_nothing() {
+    let (c, _) = cache();
+    assert!(!c.set("k", s("v"), Some(0.0)).unwrap());
+    assert_eq!(c.get("k"), None);
+    let v = c.get_or_load("k", &ttl(0.0), || Ok(s("loaded"))).unwrap();
+    assert_eq!(v, "loaded");
+    assert_eq!(c.get("k"), None);
+    assert_eq!(c.stats().entries, 0);
+}
+
+#[test]
+fn bad_ttls_are_errors_that_change_nothing() {
+    let (c, _) = cache();
+    c.set("k", s("old"), None).unwrap();
+    for bad in [-1.0, f64::NAN, f64::NEG_INFINITY] {
+        let e = c.set("k", s("new"), Some(bad)).unwrap_err();
+        assert_eq!(e.kind(), "invalid_argument", "{bad}: {e}");
+        assert!(e.to_string().contains("ttl"), "{e}");
+        let e = c.get_or_load("other", &ttl(bad), || Ok(s("x"))).unwrap_err();
+        assert_eq!(e.kind(), "invalid_argument");
+        assert!(c.expire("k", bad).is_err());
+    }
+    assert_eq!(c.get("k"), Some(s("old")));
+    assert_eq!(c.remaining_ttl("k"), Some(604_800_000.0));
+    assert!(!c.has("other"));
+    assert_eq!(c.stats().loads, 0);
+}
+
+#[test]
+fn max_ttl_caps_every_ttl() {
+    let (c, _) = cache_with(Config { max_ttl: Some(1000.0), ..Config::default() });
+    c.set("a", s("v"), None).unwrap();
+    c.set("b", s("v"), Some(5000.0)).unwrap();
+    c.set("c", s("v"), Some(10.0)).unwrap();
+    assert_eq!(c.remaining_ttl("a"), Some(1000.0));
+    assert_eq!(c.remaining_ttl("b"), Some(1000.0));
+    assert_eq!(c.remaining_ttl("c"), Some(10.0));
+    c.expire("c", 1e9).unwrap();
+    assert_eq!(c.remaining_ttl("c"), Some(1000.0));
+}
+
+#[test]
+fn ttl_may_be_computed_from_the_value() {
+    let (c, clock) = cache();
+    let Lookup::Lead(g) = c.begin_load("token", &LoadOptions::default()).unwrap() else {
+        panic!("expected to lead")
+    };
+    let expires_in = 300.0;
+    g.complete_with_ttl(s("tok"), 3, Some(expires_in)).unwrap();
+    assert_eq!(c.remaining_ttl("token"), Some(300.0));
+    clock.advance(300);
+    assert_eq!(c.get("token"), None);
+}
+
+#[test]
+fn expired_entries_are_reclaimed_without_being_read() {
+    let (c, clock) = cache();
+    for i in 0..100 {
+        c.set(&format!("short{i}"), s("v"), Some(10.0)).unwrap();
+    }
+    c.set("long", s("v"), None).unwrap();
+    clock.advance(2000);
+    // Any write after the sweep interval reclaims them, without reading them.
+    c.set("other", s("v"), None).unwrap();
+    assert_eq!(c.purge_expired(), 0, "the write's sweep already removed them");
+    let st = c.stats();
+    assert_eq!(st.entries, 2);
+    assert_eq!(st.expirations, 100);
+    assert_eq!(st.bytes, ("long".len() + "other".len() + 2) as u64);
+}
+
+#[test]
+fn purge_expired_reclaims_at_once() {
+    let (c, clock) = cache();
+    c.set("a", s("v"), Some(10.0)).unwrap();
+    clock.advance(10);
+    assert_eq!(c.purge_expired(), 1);
+    assert_eq!(c.purge_expired(), 0);
+}
+
+#[test]
+fn get_without_loader_returns_none_when_absent_or_expired() {
+    let (c, clock) = cache();
+    assert_eq!(c.get("nope"), None);
+    c.set("k", s("v"), Some(1.0)).unwrap();
+    clock.advance(1);
+    assert_eq!(c.get("k"), None);
+}
+
+#[test]
+fn the_empty_string_is_a_key() {
+    let (c, _) = cache();
+    c.set("", s("empty"), None).unwrap();
+    assert_eq!(c.get(""), Some(s("empty")));
+    assert_eq!(c.keys(), vec![String::new()]);
+}
+
+#[test]
+fn a_failing_loader_shares_its_error_and_stores_nothing() {
+    let (c, _) = cache();
+    let calls = AtomicUsize::new(0);
+    let e = c
+        .get_or_load("k", &LoadOptions::default(), || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(LoaderError::new("upstream 503"))
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), "loader_error");
+    assert_eq!(e.to_string(), "upstream 503");
+    assert!(!c.has("k"));
+    let v = c.get_or_load("k", &LoadOptions::default(), || Ok(s("ok"))).unwrap();
+    assert_eq!(v, "ok");
+    let st = c.stats();
+    assert_eq!((st.loads, st.load_errors), (2, 1));
+}
+
+#[test]
+fn waiters_get_the_very_same_error() {
+    let (c, _) = cache();
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Wait(w1) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Wait(w2) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let err = LoaderError::new("boom");
+    g.fail(err.clone());
+    for w in [w1, w2] {
+        match w.wait() {
+            Err(Error::Loader(e)) => assert!(e.same_as(&err)),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert!(!c.has("k"));
+}
+
+#[test]
+fn a_panicking_loader_fails_every_waiter_and_the_next_call_loads_again() {
+    let (c, _) = cache();
+    let c2 = c.clone();
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    // A waiter on another thread, then the leader panics.
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let waiter = std::thread::spawn(move || w.wait());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _g = g;
+        panic!("loader exploded");
+    }));
+    assert!(r.is_err());
+    let e = waiter.join().unwrap().unwrap_err();
+    assert_eq!(e.kind(), "loader_error");
+    assert!(!c2.has("k"));
+    // get_or_load catches a loader's panic itself.
+    let e = c
+        .get_or_load("k", &LoadOptions::default(), || -> Result<String, LoaderError> {
+            panic!("again")
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("again"), "{e}");
+    assert_eq!(c.get_or_load("k", &LoadOptions::default(), || Ok(s("fine"))).unwrap(), "fine");
+    assert_eq!(c.stats().load_errors, 2);
+}
+
+#[test]
+fn a_set_during_a_flight_wins() {
+    let (c, _) = cache();
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    c.set("k", s("newer"), None).unwrap();
+    assert_eq!(g.complete(s("loaded"), 6).unwrap(), "loaded");
+    assert_eq!(w.wait().unwrap(), "loaded", "waiters still get the load's value");
+    assert_eq!(c.get("k"), Some(s("newer")), "but it does not overwrite the write");
+}
+
+#[test]
+fn a_del_during_a_flight_wins_and_later_callers_load_again() {
+    let (c, _) = cache();
+    let Lookup::Lead(g1) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    assert!(!c.del("k"));
+    let Lookup::Lead(g2) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!("a caller after the del starts a new load")
+    };
+    g1.complete(s("old"), 3).unwrap();
+    assert_eq!(c.get("k"), None, "the first load's result is not stored");
+    g2.complete(s("new"), 3).unwrap();
+    assert_eq!(c.get("k"), Some(s("new")));
+}
+
+#[test]
+fn a_loader_asking_for_its_own_key_gets_reentrant() {
+    let (c, _) = cache();
+    let inner = c.clone();
+    let e = c
+        .get_or_load("k", &LoadOptions::default(), || {
+            let e = inner.get_or_load("k", &LoadOptions::default(), || Ok(s("x"))).unwrap_err();
+            assert_eq!(e.kind(), "reentrant");
+            Err(LoaderError::new(e))
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("own key"), "{e}");
+    // Async callers pass the flights they run inside.
+    let Lookup::Lead(g) = c.begin_load("j", &LoadOptions::default()).unwrap() else { panic!() };
+    let within = [g.flight_id()];
+    let e = c
+        .begin_load("j", &LoadOptions { within: &within, ..Default::default() })
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), "reentrant");
+    drop(g);
+}
+
+#[test]
+fn waiting_callers_time_out() {
+    let (c, _) = cache_with(Config { load_timeout: Some(20.0), ..Config::default() });
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let e = w.wait().unwrap_err();
+    assert_eq!(e.kind(), "timeout");
+    assert!(e.to_string().contains("\"k\""), "{e}");
+    // A per-call timeout takes the place of the cache's.
+    let Lookup::Wait(w) =
+        c.begin_load("k", &LoadOptions { timeout: Some(1.0), ..Default::default() }).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(w.timeout(), Some(std::time::Duration::from_millis(1)));
+    assert_eq!(w.wait().unwrap_err().kind(), "timeout");
+    g.complete(s("v"), 1).unwrap();
+    assert_eq!(c.get("k"), Some(s("v")));
+}
+
+#[test]
+fn max_age_zero_forces_a_single_flight_refresh() {
+    let (c, clock) = cache();
+    c.set("k", s("old"), None).unwrap();
+    clock.advance(50);
+    let fresh = LoadOptions { max_age: Some(0.0), ..Default::default() };
+    let Lookup::Lead(g) = c.begin_load("k", &fresh).unwrap() else { panic!("must refresh") };
+    let Lookup::Wait(w) = c.begin_load("k", &fresh).unwrap() else { panic!("must join") };
+    // A caller without max_age still sees the old value meanwhile.
+    assert_eq!(c.get("k"), Some(s("old")));
+    g.complete(s("new"), 3).unwrap();
+    assert_eq!(w.wait().unwrap(), "new");
+    assert_eq!(c.get_fresh("k", Some(60.0)).unwrap(), Some(s("new")));
+    clock.advance(60);
+    assert_eq!(c.get_fresh("k", Some(60.0)).unwrap(), None, "older than max_age");
+    assert_eq!(c.get("k"), Some(s("new")), "but still live");
+    assert_eq!(c.get_fresh("k", Some(-1.0)).unwrap_err().kind(), "invalid_argument");
+}
+
+#[test]
+fn entries_bound_holds_and_evictions_are_counted() {
+    let (c, _) = cache_with(Config { max_entries: 100, ..Config::default() });
+    for i in 0..1000 {
+        c.set(&format!("k{i}"), s("v"), None).unwrap();
+        assert!(c.stats().entries <= 100);
+    }
+    let st = c.stats();
+    assert_eq!(st.evictions + st.entries, 1000);
+}
+
+#[test]
+fn bytes_bound_holds() {
+    let (c, _) = cache_with(Config { max_entries: 1000, max_bytes: Some(500), ..Config::default() });
+    for i in 0..1000 {
+        c.set(&format!("k{i:03}"), "x".repeat(i % 40), None).unwrap();
+        let st = c.stats();
+        assert!(st.bytes <= 500, "{st:?}");
+    }
+    // An entry as large as max_bytes is storable; one byte more is rejected and counted.
+    assert!(c.set("big", "x".repeat(497), None).unwrap());
+    assert_eq!(c.stats().bytes, 500);
+    assert!(!c.set("big", "x".repeat(498), None).unwrap());
+    assert_eq!(c.stats().rejected, 1);
+    assert_eq!(c.get("big"), None, "the newer (rejected) write still replaced the old value");
+}
+
+#[test]
+fn key_and_value_limits_reject_and_count() {
+    let (c, _) = cache_with(Config {
+        max_key_bytes: Some(4),
+        max_value_bytes: Some(3),
+        ..Config::default()
+    });
+    assert!(c.set("abcd", s("xyz"), None).unwrap());
+    assert!(!c.set("abcde", s("x"), None).unwrap());
+    assert!(!c.set("k", s("wxyz"), None).unwrap());
+    let v = c.get_or_load("big", &LoadOptions::default(), || Ok(s("large!"))).unwrap();
+    assert_eq!(v, "large!", "a loaded value over the limit is still returned");
+    assert!(!c.has("big"));
+    assert_eq!(c.stats().rejected, 3);
+}
+
+#[test]
+fn incr_is_atomic_starts_at_zero_and_refuses_non_integers() {
+    let clock = ManualClock::new();
+    let c: Cache<i64> = Cache::new(Config { clock: clock.into(), ..Config::default() }).unwrap();
+    assert_eq!(c.incr("n", 1).unwrap(), 1);
+    assert_eq!(c.incr("n", 5).unwrap(), 6);
+    assert_eq!(c.incr("n", -10).unwrap(), -4);
+    c.set("max", i64::MAX, Some(100.0)).unwrap();
+    assert_eq!(c.incr("max", 1).unwrap_err().kind(), "invalid_argument");
+    assert_eq!(c.get("max"), Some(i64::MAX));
+    assert_eq!(c.remaining_ttl("max"), Some(100.0), "incr keeps the TTL");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    c.incr("shared", 1).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(c.get("shared"), Some(8000));
+
+    let (s_cache, _) = cache();
+    s_cache.set("text", s("abc"), None).unwrap();
+    // String does not implement Counter; the wrong_type path is exercised through
+    // a value type that does but holds a non-integer:
+    #[derive(Clone)]
+    struct Mixed(Option<i64>);
+    impl flightcache::Counter for Mixed {
+        fn as_counter(&self) -> Option<i64> {
+            self.0
+        }
+        fn from_counter(n: i64) -> Self {
+            Mixed(Some(n))
+        }
+    }
+    impl flightcache::EntrySize for Mixed {
+        fn entry_size(&self) -> u64 {
+            8
+        }
+    }
+    let m: Cache<Mixed> = Cache::new(Config::default()).unwrap();
+    m.set("t", Mixed(None), None).unwrap();
+    let e = m.incr("t", 1).unwrap_err();
+    assert_eq!(e.kind(), "wrong_type");
+    assert!(e.to_string().contains("\"t\""), "{e}");
+    assert!(m.get("t").unwrap().0.is_none(), "unchanged");
+}
+
+#[test]
+fn expire_and_remaining_ttl() {
+    let (c, clock) = cache();
+    assert!(!c.expire("nope", 10.0).unwrap());
+    c.set("k", s("v"), None).unwrap();
+    assert!(c.expire("k", 10.0).unwrap());
+    assert_eq!(c.remaining_ttl("k"), Some(10.0));
+    clock.advance(4);
+    assert_eq!(c.remaining_ttl("k"), Some(6.0));
+    assert!(c.expire("k", 0.0).unwrap());
+    assert!(!c.has("k"));
+    c.set("inf", s("v"), Some(f64::INFINITY)).unwrap();
+    assert_eq!(c.remaining_ttl("inf"), Some(f64::INFINITY));
+}
+
+#[test]
+fn namespaces_do_not_see_each_other() {
+    let (c, _) = cache();
+    let a = c.namespace("a").unwrap();
+    let b = c.namespace("b").unwrap();
+    a.set("k", s("in a"), None).unwrap();
+    b.set("k", s("in b"), None).unwrap();
+    c.set("k", s("root"), None).unwrap();
+    assert_eq!(a.get("k"), Some(s("in a")));
+    assert_eq!(b.get("k"), Some(s("in b")));
+    assert_eq!(a.keys(), vec![s("k")]);
+    a.clear();
+    assert_eq!(a.get("k"), None);
+    assert_eq!(b.get("k"), Some(s("in b")));
+    assert_eq!(c.get("k"), Some(s("root")));
+    assert_eq!(b.len(), 1);
+    assert_eq!(c.namespace("x:y").err().unwrap().kind(), "invalid_argument");
+    assert_eq!(c.namespace("").err().unwrap().kind(), "invalid_argument");
+    // Flights are per namespace too.
+    let Lookup::Lead(_g) = a.begin_load("f", &LoadOptions::default()).unwrap() else { panic!() };
+    assert!(matches!(b.begin_load("f", &LoadOptions::default()).unwrap(), Lookup::Lead(_)));
+}
+
+#[test]
+fn keys_clear_len() {
+    let (c, clock) = cache();
+    c.set("a", s("1"), None).unwrap();
+    c.set("b", s("2"), Some(5.0)).unwrap();
+    let mut keys = c.keys();
+    keys.sort();
+    assert_eq!(keys, vec![s("a"), s("b")]);
+    clock.advance(5);
+    assert_eq!(c.keys(), vec![s("a")]);
+    assert_eq!(c.len(), 1);
+    c.clear();
+    assert_eq!(c.len(), 0);
+    assert_eq!(c.stats().bytes, 0);
+    assert!(c.ping());
+}
+
+#[test]
+fn clear_during_a_flight_keeps_the_result_out() {
+    let (c, _) = cache();
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    c.clear();
+    g.complete(s("v"), 1).unwrap();
+    assert!(!c.has("k"));
+}
+
+#[test]
+fn stats_add_up_after_a_known_sequence() {
+    let (c, _) = cache_with(Config { max_value_bytes: Some(10), ..Config::default() });
+    c.get("a"); // miss
+    c.set("a", s("12345"), None).unwrap();
+    c.get("a"); // hit
+    c.get_or_load("b", &LoadOptions::default(), || Ok(s("xy"))).unwrap(); // miss + load
+    c.get_or_load("b", &LoadOptions::default(), || Ok(s("no"))).unwrap(); // hit
+    let _ = c.get_or_load("c", &LoadOptions::default(), || Err(LoaderError::new("x"))); // miss, load, error
+    c.set("big", "x".repeat(11), None).unwrap(); // rejected
+    let st = c.stats();
+    assert_eq!(
+        (st.hits, st.misses, st.loads, st.load_errors, st.rejected, st.entries, st.bytes),
+        (2, 3, 2, 1, 1, 2, 1 + 5 + 1 + 2)
+    );
+}
+
+#[test]
+fn waiting_callers_can_use_a_callback_or_a_future() {
+    let (c, _) = cache();
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let got = Arc::new(parking_lot_free::Slot::default());
+    let slot = got.clone();
+    w.on_complete(move |r| slot.put(r.unwrap()));
+    let Lookup::Wait(fut) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    g.complete(s("v"), 1).unwrap();
+    assert_eq!(got.take(), Some(s("v")));
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    assert_eq!(rt.block_on(fut).unwrap(), "v");
+}
+
+mod parking_lot_free {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    pub struct Slot(Mutex<Option<String>>);
+    impl Slot {
+        pub fn put(&self, v: String) {
+            *self.0.lock().unwrap() = Some(v);
+        }
+        pub fn take(&self) -> Option<String> {
+            self.0.lock().unwrap().take()
+        }
+    }
+}
+
+#[test]
+fn config_errors_name_the_bad_value() {
+    let e = Cache::<String>::new(Config { max_entries: 0, ..Config::default() }).err().unwrap();
+    assert!(e.to_string().contains("max_entries"), "{e}");
+    let e = Cache::<String>::new(Config { ttl: -5.0, ..Config::default() }).err().unwrap();
+    assert!(e.to_string().contains("-5"), "{e}");
+    let e = Cache::<String>::new(Config { max_bytes: Some(0), ..Config::default() }).err().unwrap();
+    assert!(e.to_string().contains("max_bytes"), "{e}");
+}

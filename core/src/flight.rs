@@ -199,6 +199,33 @@ impl<V: Clone> Waiter<V> {
         }
     }
 
+    /// The `reentrant` error when this flight is one of `within` (the flights the caller
+    /// runs inside). For bindings that look a key up with an empty `within` first, on the
+    /// hit path, and learn their caller's flights only when it has to wait.
+    pub fn check_within(&self, within: &[FlightId]) -> Result<()> {
+        if within.contains(&self.flight.id) {
+            Err(Error::Reentrant {
+                key: self.flight.key.to_string(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fails with `reentrant` when this waiter's flight is one of `within`, the flights the
+    /// caller is loading: waiting would wait for itself. For bindings that learn `within`
+    /// (an async context) only after `begin_load` returned a waiter, so that hits never pay
+    /// for looking it up. Same rule as `LoadOptions::within` in `begin_load`.
+    pub fn check_within(&self, within: &[FlightId]) -> Result<()> {
+        if within.contains(&self.flight.id) {
+            Err(Error::Reentrant {
+                key: self.flight.key.to_string(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
     /// The outcome if the load has finished.
     pub fn try_result(&self) -> Option<Result<V>> {
         self.flight.state.lock().outcome.clone()

@@ -212,20 +212,6 @@ impl<V: Clone> Waiter<V> {
         }
     }
 
-    /// Fails with `reentrant` when this waiter's flight is one of `within`, the flights the
-    /// caller is loading: waiting would wait for itself. For bindings that learn `within`
-    /// (an async context) only after `begin_load` returned a waiter, so that hits never pay
-    /// for looking it up. Same rule as `LoadOptions::within` in `begin_load`.
-    pub fn check_within(&self, within: &[FlightId]) -> Result<()> {
-        if within.contains(&self.flight.id) {
-            Err(Error::Reentrant {
-                key: self.flight.key.to_string(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-
     /// The outcome if the load has finished.
     pub fn try_result(&self) -> Option<Result<V>> {
         self.flight.state.lock().outcome.clone()

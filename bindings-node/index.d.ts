@@ -1,0 +1,155 @@
+// Type definitions for flightcache (Node).
+
+/** A TTL in milliseconds, or a function of the value giving one (for tokens whose lifetime comes with them). */
+export type Ttl<T = unknown> = number | ((value: T) => number)
+
+/** What a loader may be: a function returning the value or a Promise/thenable of it, or a Promise itself. */
+export type GetValue<T> = ((key: string) => T | PromiseLike<T>) | PromiseLike<T>
+
+export interface CacheOptions {
+  /** At most this many entries (default 10 000). */
+  maxEntries?: number
+  /** At most this many bytes of keys plus values. */
+  maxBytes?: number
+  /** A key longer than this (UTF-8 bytes) is not stored (counted as `rejected`). */
+  maxKeyBytes?: number
+  /** A value larger than this is not stored (counted as `rejected`). */
+  maxValueBytes?: number
+  /** Default TTL in milliseconds (7 days). */
+  ttl?: number
+  /** Every TTL is capped to this many milliseconds. */
+  maxTtl?: number
+  /** Callers waiting for another caller's load reject with `ERR_FLIGHTCACHE_TIMEOUT` after this many ms. */
+  loadTimeout?: number
+  /** A fake clock for tests. */
+  clock?: ManualClock
+  /**
+   * The size in bytes of a value that is not a string, number, boolean, null or binary data
+   * (those are measured exactly). Default: the library's estimate.
+   */
+  sizeOf?: (value: unknown) => number
+}
+
+export interface GetOptions<T> {
+  /** Loads the value when the key is absent or expired: one call per key however many callers wait. */
+  getValue?: GetValue<T>
+  /** TTL of a loaded value (ms, or a function of the value); the cache's default when absent. */
+  ttl?: Ttl<T>
+  /** A stored value older than this (ms) counts as absent; `maxAge: 0` forces a (single-flight) refresh. */
+  maxAge?: number
+}
+
+export interface SetOptions<T> {
+  /** TTL in ms (or a function of the value); 0 means "do not keep". Negative or NaN: RangeError. */
+  ttl?: Ttl<T>
+}
+
+export interface WrapOptions<A extends unknown[]> {
+  /** TTL of each result (ms, or a function of the result). */
+  ttl?: Ttl
+  /**
+   * The key of a call: a function of the arguments, or dotted paths into the first argument
+   * (`['page.repository', 'page.section.name']`; a missing path is an error).
+   * Default: a canonical encoding of all the arguments (object keys sorted at every depth).
+   */
+  key?: ((...args: A) => unknown) | string[]
+  /** Prefix of the keys (default: the function's name, else a prefix unique to this wrapper). */
+  name?: string
+}
+
+export interface Stats {
+  /** `get` calls that found a live value. */
+  hits: number
+  /** `get` calls that did not (including callers that joined another caller's load). */
+  misses: number
+  /** Loader runs. */
+  loads: number
+  /** Loader runs that failed. */
+  loadErrors: number
+  /** Live entries removed to make room. */
+  evictions: number
+  /** Expired entries removed. */
+  expirations: number
+  /** Entries not stored because they were over a size limit. */
+  rejected: number
+  /** Entries stored now. */
+  entries: number
+  /** Bytes (keys plus values) stored now. */
+  bytes: number
+}
+
+/** A clock for tests: starts at 0 and moves only by `advance`. */
+export class ManualClock {
+  constructor()
+  /** Moves the clock forward by `ms` (a whole number >= 0); returns the new time. */
+  advance(ms: number): number
+  /** Milliseconds since the clock was made. */
+  now(): number
+}
+
+/**
+ * A bounded TTL cache with single-flight loading. Keys are strings (anything else is a
+ * TypeError); values are held by reference (`undefined` is never stored).
+ */
+export class Cache<V = any> {
+  constructor(options?: CacheOptions)
+
+  /** The value, or undefined when absent or expired. */
+  get(key: string): Promise<V | undefined>
+  /** The value; when absent or expired, loaded once with `getValue` however many callers ask. */
+  get<T extends V = V>(key: string, options: GetOptions<T> & { getValue: GetValue<T> }): Promise<T>
+  get<T extends V = V>(key: string, options: GetOptions<T>): Promise<T | undefined>
+  get<T extends V = V>(key: string, getValue: (key: string) => T | PromiseLike<T>): Promise<T>
+  /** Stores the value (Promise of whether it was stored). `undefined` deletes the key. */
+  set(key: string, value: V | undefined, options?: SetOptions<V>): Promise<boolean>
+  /** Removes the key (Promise of whether it had a live value). */
+  del(key: string): Promise<boolean>
+
+  /** The value, or undefined (counts one hit or one miss). */
+  getSync(key: string): V | undefined
+  /** Stores the value; false when nothing is stored (ttl 0, over a size limit). `undefined` deletes. */
+  setSync(key: string, value: V | undefined, options?: SetOptions<V>): boolean
+  /** Removes the key; whether it had a live value. */
+  delSync(key: string): boolean
+  /** Whether the key has a live value (counts neither a hit nor a miss). */
+  has(key: string): boolean
+
+  /** Sets a new TTL (ms) on a live key; 0 removes it. Whether the key was live. */
+  expire(key: string, ttl: number): boolean
+  /** Milliseconds until the key expires (Infinity if never), or undefined when absent. */
+  remainingTtl(key: string): number | undefined
+  /** Adds `by` (default 1) to the integer at `key` atomically; a missing key starts at 0. */
+  incr(key: string, by?: number): number
+  /** The live keys (a namespace lists its own keys, without its prefix). */
+  keys(): string[]
+  /** Removes every key (a namespace removes only its own). */
+  clear(): void
+  /** True when the cache answers. */
+  ping(): boolean
+  /** Entries stored now. */
+  readonly size: number
+  /** A view with the whole API whose keys are stored under `name`. */
+  namespace(name: string): Cache<V>
+  /** Counters since the cache was made. */
+  stats(): Stats
+  /** Removes every expired entry now; returns how many (a timer also does it every second). */
+  purgeExpired(): number
+
+  /** Memoizes `fn`: calls with the same arguments share one entry and one load. */
+  wrap<A extends unknown[], R>(
+    fn: (...args: A) => R | PromiseLike<R>,
+    options?: WrapOptions<A>
+  ): (...args: A) => Promise<R>
+}
+
+/** Stable `code`s of flightcache's own errors. Loader rejections pass through unchanged. */
+export const errorCodes: {
+  readonly WRONG_TYPE: 'ERR_FLIGHTCACHE_WRONG_TYPE'
+  readonly INVALID_ARGUMENT: 'ERR_FLIGHTCACHE_INVALID_ARGUMENT'
+  readonly TIMEOUT: 'ERR_FLIGHTCACHE_TIMEOUT'
+  readonly REENTRANT: 'ERR_FLIGHTCACHE_REENTRANT'
+  readonly LOADER_ABORTED: 'ERR_FLIGHTCACHE_LOADER_ABORTED'
+}
+
+/** The library's size estimate for values without an exact size. */
+export function estimateSize(value: unknown): number

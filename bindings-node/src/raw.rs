@@ -1,0 +1,378 @@
+//! A thin layer over Node-API: arguments, strings, numbers, externals and thrown errors.
+//!
+//! The hot functions are hand-written Node-API callbacks (see `lib.rs`): a napi-rs class
+//! method costs thousands of instructions per call, a raw callback a few hundred.
+
+use std::ffi::c_void;
+use std::os::raw::c_char;
+use std::ptr;
+
+use napi::sys::{self, napi_callback_info, napi_env, napi_status, napi_value, Status, ValueType};
+
+use crate::errors;
+
+/// A JS exception is pending: return to JS at once.
+#[derive(Debug)]
+pub struct Thrown;
+pub type JsResult<T> = Result<T, Thrown>;
+
+/// Turns a failed Node-API call into a pending exception (if the call did not leave one).
+#[cold]
+#[inline(never)]
+pub unsafe fn failed(env: napi_env, status: napi_status) -> Thrown {
+    let mut pending = false;
+    sys::napi_is_exception_pending(env, &mut pending);
+    if !pending {
+        let mut info: *const sys::napi_extended_error_info = ptr::null();
+        sys::napi_get_last_error_info(env, &mut info);
+        let msg = if !info.is_null() && !(*info).error_message.is_null() {
+            std::ffi::CStr::from_ptr((*info).error_message)
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            format!("Node-API call failed with status {status}")
+        };
+        errors::throw_plain(env, &format!("flightcache: {msg}"));
+    }
+    Thrown
+}
+
+#[inline(always)]
+pub unsafe fn check(env: napi_env, status: napi_status) -> JsResult<()> {
+    if status == Status::napi_ok {
+        Ok(())
+    } else {
+        Err(failed(env, status))
+    }
+}
+
+/// The arguments of one call (missing ones are `undefined`).
+pub struct Args<const N: usize> {
+    pub env: napi_env,
+    pub argv: [napi_value; N],
+}
+
+#[inline(always)]
+pub unsafe fn args<const N: usize>(env: napi_env, info: napi_callback_info) -> JsResult<Args<N>> {
+    let mut argc = N;
+    let mut argv = [ptr::null_mut(); N];
+    check(
+        env,
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        ),
+    )?;
+    Ok(Args { env, argv })
+}
+
+/// Defines a Node-API callback: `js_fn!(name, N, |a| body)` where `a: Args<N>` and the body
+/// returns `JsResult<napi_value>`. A Rust panic becomes a JS error, never an abort.
+macro_rules! js_fn {
+    ($(#[$m:meta])* $name:ident, $n:literal, |$a:ident| $body:block) => {
+        $(#[$m])*
+        pub unsafe extern "C" fn $name(
+            env: napi::sys::napi_env,
+            info: napi::sys::napi_callback_info,
+        ) -> napi::sys::napi_value {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                || -> $crate::raw::JsResult<napi::sys::napi_value> {
+                    let $a = $crate::raw::args::<$n>(env, info)?;
+                    $body
+                },
+            ));
+            match r {
+                Ok(Ok(v)) => v,
+                Ok(Err($crate::raw::Thrown)) => std::ptr::null_mut(),
+                Err(_) => {
+                    $crate::errors::throw_plain(
+                        env,
+                        concat!("flightcache: internal error (panic) in ", stringify!($name)),
+                    );
+                    std::ptr::null_mut()
+                }
+            }
+        }
+    };
+}
+pub(crate) use js_fn;
+
+/// Room for a key read without allocating.
+const STACK_KEY: usize = 256;
+
+pub struct StrBuf {
+    stack: [u8; STACK_KEY],
+    heap: Vec<u8>,
+}
+
+impl StrBuf {
+    #[inline(always)]
+    pub fn new() -> Self {
+        StrBuf {
+            stack: [0; STACK_KEY],
+            heap: Vec::new(),
+        }
+    }
+}
+
+/// Reads a JS string as UTF-8 into `buf` (on the stack when it fits). Anything but a
+/// string is a TypeError naming what it was (`what` says which argument).
+#[inline(always)]
+pub unsafe fn read_str<'b>(
+    env: napi_env,
+    v: napi_value,
+    buf: &'b mut StrBuf,
+    what: &str,
+) -> JsResult<&'b str> {
+    let mut len = 0usize;
+    let st = sys::napi_get_value_string_utf8(
+        env,
+        v,
+        buf.stack.as_mut_ptr() as *mut c_char,
+        STACK_KEY,
+        &mut len,
+    );
+    if st != Status::napi_ok {
+        return Err(not_a_string(env, v, st, what));
+    }
+    // V8 writes whole characters only (at most 4 bytes each): a shorter result is complete.
+    if len + 4 < STACK_KEY {
+        // V8 replaces invalid UTF-16 with U+FFFD, so the bytes are valid UTF-8.
+        return Ok(std::str::from_utf8_unchecked(&buf.stack[..len]));
+    }
+    read_long_str(env, v, buf)
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn not_a_string(env: napi_env, v: napi_value, st: napi_status, what: &str) -> Thrown {
+    if st == Status::napi_string_expected {
+        errors::throw_type(
+            env,
+            &format!("{what} must be a string, got {}", type_name(env, v)),
+        )
+    } else {
+        failed(env, st)
+    }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn read_long_str(env: napi_env, v: napi_value, buf: &mut StrBuf) -> JsResult<&str> {
+    let mut len = 0usize;
+    check(
+        env,
+        sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len),
+    )?;
+    buf.heap = vec![0u8; len + 1];
+    let mut got = 0usize;
+    check(
+        env,
+        sys::napi_get_value_string_utf8(
+            env,
+            v,
+            buf.heap.as_mut_ptr() as *mut c_char,
+            len + 1,
+            &mut got,
+        ),
+    )?;
+    Ok(std::str::from_utf8_unchecked(&buf.heap[..got]))
+}
+
+/// Reads a whole JS string into a new Rust `String`.
+pub unsafe fn string(env: napi_env, v: napi_value, what: &str) -> JsResult<String> {
+    let mut buf = StrBuf::new();
+    read_str(env, v, &mut buf, what).map(str::to_owned)
+}
+
+pub unsafe fn type_of(env: napi_env, v: napi_value) -> i32 {
+    let mut t = 0;
+    sys::napi_typeof(env, v, &mut t);
+    t
+}
+
+/// A short description of a value's type for error messages ("number", "null", "an array").
+pub unsafe fn type_name(env: napi_env, v: napi_value) -> String {
+    let t = type_of(env, v);
+    match t {
+        ValueType::napi_undefined => "undefined".into(),
+        ValueType::napi_null => "null".into(),
+        ValueType::napi_boolean => "boolean".into(),
+        ValueType::napi_number => "number".into(),
+        ValueType::napi_string => "string".into(),
+        ValueType::napi_symbol => "symbol".into(),
+        ValueType::napi_function => "function".into(),
+        ValueType::napi_bigint => "bigint".into(),
+        ValueType::napi_external => "external".into(),
+        _ => {
+            let mut is_array = false;
+            sys::napi_is_array(env, v, &mut is_array);
+            if is_array {
+                "array".into()
+            } else {
+                "object".into()
+            }
+        }
+    }
+}
+
+#[inline(always)]
+pub unsafe fn is_undefined(env: napi_env, v: napi_value) -> bool {
+    type_of(env, v) == ValueType::napi_undefined
+}
+
+/// An optional number of milliseconds: `undefined` is `None`; anything but a number is a
+/// TypeError. The core validates the number itself (negative, NaN).
+#[inline]
+pub unsafe fn opt_ms(env: napi_env, v: napi_value, what: &str) -> JsResult<Option<f64>> {
+    let mut out = 0f64;
+    let st = sys::napi_get_value_double(env, v, &mut out);
+    if st == Status::napi_ok {
+        return Ok(Some(out));
+    }
+    if st == Status::napi_number_expected {
+        if is_undefined(env, v) {
+            return Ok(None);
+        }
+        return Err(errors::throw_type(
+            env,
+            &format!(
+                "{what} must be a number of milliseconds, got {}",
+                type_name(env, v)
+            ),
+        ));
+    }
+    Err(failed(env, st))
+}
+
+/// An optional whole number >= 0 (a bound or a size): `undefined` is `None`.
+pub unsafe fn opt_u64(env: napi_env, v: napi_value, what: &str) -> JsResult<Option<u64>> {
+    let Some(n) = opt_number(env, v, what)? else {
+        return Ok(None);
+    };
+    if n.is_nan() || n < 0.0 || n.fract() != 0.0 || n > u64::MAX as f64 {
+        return Err(errors::throw_range(
+            env,
+            &format!("{what} must be a whole number >= 0, got {n}"),
+        ));
+    }
+    Ok(Some(n as u64))
+}
+
+pub unsafe fn opt_number(env: napi_env, v: napi_value, what: &str) -> JsResult<Option<f64>> {
+    let mut out = 0f64;
+    let st = sys::napi_get_value_double(env, v, &mut out);
+    if st == Status::napi_ok {
+        return Ok(Some(out));
+    }
+    if is_undefined(env, v) {
+        return Ok(None);
+    }
+    Err(errors::throw_type(
+        env,
+        &format!("{what} must be a number, got {}", type_name(env, v)),
+    ))
+}
+
+#[inline(always)]
+pub unsafe fn undefined(env: napi_env) -> napi_value {
+    let mut v = ptr::null_mut();
+    sys::napi_get_undefined(env, &mut v);
+    v
+}
+
+#[inline(always)]
+pub unsafe fn boolean(env: napi_env, b: bool) -> napi_value {
+    let mut v = ptr::null_mut();
+    sys::napi_get_boolean(env, b, &mut v);
+    v
+}
+
+#[inline(always)]
+pub unsafe fn number(env: napi_env, n: f64) -> napi_value {
+    let mut v = ptr::null_mut();
+    sys::napi_create_double(env, n, &mut v);
+    v
+}
+
+pub unsafe fn js_string(env: napi_env, s: &str) -> JsResult<napi_value> {
+    let mut v = ptr::null_mut();
+    check(
+        env,
+        sys::napi_create_string_utf8(env, s.as_ptr() as *const c_char, s.len() as isize, &mut v),
+    )?;
+    Ok(v)
+}
+
+pub unsafe fn array(env: napi_env, len: usize) -> JsResult<napi_value> {
+    let mut v = ptr::null_mut();
+    check(env, sys::napi_create_array_with_length(env, len, &mut v))?;
+    Ok(v)
+}
+
+pub unsafe fn set_element(env: napi_env, arr: napi_value, i: u32, v: napi_value) -> JsResult<()> {
+    check(env, sys::napi_set_element(env, arr, i, v))
+}
+
+pub unsafe fn set_named(env: napi_env, obj: napi_value, name: &str, v: napi_value) -> JsResult<()> {
+    let key = js_string(env, name)?;
+    check(env, sys::napi_set_property(env, obj, key, v))
+}
+
+pub unsafe fn object(env: napi_env) -> JsResult<napi_value> {
+    let mut v = ptr::null_mut();
+    check(env, sys::napi_create_object(env, &mut v))?;
+    Ok(v)
+}
+
+/// Moves `value` into a JS External; it is dropped when the External is collected.
+pub unsafe fn external<T: 'static>(env: napi_env, value: T) -> JsResult<napi_value> {
+    unsafe extern "C" fn finalize<T>(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+        drop(Box::from_raw(data as *mut T));
+    }
+    let data = Box::into_raw(Box::new(value)) as *mut c_void;
+    let mut v = ptr::null_mut();
+    let st = sys::napi_create_external(env, data, Some(finalize::<T>), ptr::null_mut(), &mut v);
+    if st != Status::napi_ok {
+        drop(Box::from_raw(data as *mut T));
+        return Err(failed(env, st));
+    }
+    Ok(v)
+}
+
+/// The value inside an External made by [`external`] with the same `T`. The caller
+/// promises the type: every External reaching this module comes from index.js, which
+/// keeps them private.
+#[inline(always)]
+pub unsafe fn external_ref<'a, T>(env: napi_env, v: napi_value) -> JsResult<&'a T> {
+    let mut data: *mut c_void = ptr::null_mut();
+    let st = sys::napi_get_value_external(env, v, &mut data);
+    if st != Status::napi_ok || data.is_null() {
+        return Err(bad_handle(env));
+    }
+    Ok(&*(data as *const T))
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn bad_handle(env: napi_env) -> Thrown {
+    errors::throw_type(
+        env,
+        "flightcache: not a cache handle (call the methods of a Cache object)",
+    )
+}
+
+/// Calls `f` with `args` and `this = undefined`.
+pub unsafe fn call(env: napi_env, f: napi_value, args: &[napi_value]) -> JsResult<napi_value> {
+    let recv = undefined(env);
+    let mut out = ptr::null_mut();
+    check(
+        env,
+        sys::napi_call_function(env, recv, f, args.len(), args.as_ptr(), &mut out),
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,37 @@
+"""flightcache: a bounded TTL cache with single-flight loading, for threads and asyncio.
+
+    from flightcache import Cache
+
+    cache = Cache(max_entries=10_000, ttl=7 * 24 * 3600 * 1000)
+    token = cache.get("token", get_value=authenticate, ttl=60_000)             # threads
+    token = await cache.aget("token", get_value=authenticate_async, ttl=60_000)  # asyncio
+
+The engine is written in Rust (the `flightcache` crate); this package converts values, handles
+the GIL and maps errors.
+"""
+
+from __future__ import annotations
+
+from flightcache._native import Cache, ManualClock, Stats
+from flightcache.exceptions import (
+    FlightcacheError,
+    InvalidArgumentError,
+    LoaderError,
+    LoadTimeoutError,
+    ReentrantLoadError,
+    WrongTypeError,
+)
+
+__all__ = [
+    "Cache",
+    "ManualClock",
+    "Stats",
+    "FlightcacheError",
+    "InvalidArgumentError",
+    "WrongTypeError",
+    "LoadTimeoutError",
+    "ReentrantLoadError",
+    "LoaderError",
+]
+
+__version__ = "0.1.0"

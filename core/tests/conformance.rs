@@ -973,8 +973,12 @@ fn run(sc: &Scenario) -> Result<usize, String> {
     Ok(r.not_here)
 }
 
+/// `tests/scenarios`, or the folder in `CONFORMANCE_SCENARIOS` (see tests/mutants.py).
 fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
+    match std::env::var_os("CONFORMANCE_SCENARIOS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios"),
+    }
 }
 
 fn load_scenarios() -> Vec<Scenario> {

@@ -28,12 +28,12 @@ pub(crate) struct Bounds {
     admit_limit: u64,
 }
 
-/// Why an entry is not stored.
+/// Which limit an entry is too large for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    KeyTooLarge,
-    ValueTooLarge,
-    EntryTooLarge,
+pub(crate) enum TooLarge {
+    Key,
+    Value,
+    Entry,
 }
 
 const MAX_SHARDS: usize = 64;
@@ -129,15 +129,15 @@ impl Bounds {
     }
 
     /// Whether an entry of this key and value size may be stored.
-    pub fn check(&self, key_bytes: u64, value_bytes: u64) -> std::result::Result<(), Refusal> {
+    pub fn check(&self, key_bytes: u64, value_bytes: u64) -> std::result::Result<(), TooLarge> {
         if self.max_key_bytes.is_some_and(|m| key_bytes > m) {
-            return Err(Refusal::KeyTooLarge);
+            return Err(TooLarge::Key);
         }
         if self.max_value_bytes.is_some_and(|m| value_bytes > m) {
-            return Err(Refusal::ValueTooLarge);
+            return Err(TooLarge::Value);
         }
         if self.weight(key_bytes.saturating_add(value_bytes)) > self.admit_limit {
-            return Err(Refusal::EntryTooLarge);
+            return Err(TooLarge::Entry);
         }
         Ok(())
     }
@@ -162,7 +162,7 @@ mod tests {
         let b = Bounds::new(1_000_000, Some(1 << 20), None, None).unwrap();
         assert_eq!(b.shards, 1);
         assert!(b.check(0, 1 << 20).is_ok());
-        assert_eq!(b.check(1, 1 << 20), Err(Refusal::EntryTooLarge));
+        assert_eq!(b.check(1, 1 << 20), Err(TooLarge::Entry));
     }
 
     #[test]
@@ -170,8 +170,8 @@ mod tests {
         let b = Bounds::new(1_000_000, Some(1 << 30), Some(256), Some(1 << 20)).unwrap();
         assert!(b.shards > 1 || std::thread::available_parallelism().unwrap().get() == 1);
         assert!(b.check(256, 1 << 20).is_ok());
-        assert_eq!(b.check(257, 1), Err(Refusal::KeyTooLarge));
-        assert_eq!(b.check(1, (1 << 20) + 1), Err(Refusal::ValueTooLarge));
+        assert_eq!(b.check(257, 1), Err(TooLarge::Key));
+        assert_eq!(b.check(1, (1 << 20) + 1), Err(TooLarge::Value));
     }
 
     #[test]

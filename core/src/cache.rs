@@ -197,21 +197,20 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
     /// The live value of `key`, counting one hit or one miss.
     #[inline]
     pub fn get(&self, key: &str) -> Option<V> {
-        let now = self.now();
-        self.lookup(&self.full_key(key), now, None)
+        self.lookup(&self.full_key(key), None)
     }
 
     /// Like [`Cache::get`], but a value older than `max_age` ms counts as absent.
     pub fn get_fresh(&self, key: &str, max_age: Option<f64>) -> Result<Option<V>> {
         let max_age = max_age.map(|m| parse_ttl("max_age", m)).transpose()?;
-        let now = self.now();
-        Ok(self.lookup(&self.full_key(key), now, max_age))
+        Ok(self.lookup(&self.full_key(key), max_age))
     }
 
     #[inline]
-    fn lookup(&self, full: &str, now: u64, max_age: Option<u64>) -> Option<V> {
+    fn lookup(&self, full: &str, max_age: Option<u64>) -> Option<V> {
         let inner = &*self.inner;
         let found = inner.store.get(full);
+        let now = self.now();
         if inner.expiry.sweep_due(now) {
             self.sweep(now);
         }
@@ -464,23 +463,27 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
         );
         inner.expiry.note(deadline);
         let (mut freed, mut evicted, mut expired) = (0u64, 0u64, 0u64);
-        let mut replaced = false;
-        let mut stored = true;
+        let mut own = 0;
         for (k, e) in &released {
             freed += k.len() as u64 + e.size;
             if &**k == full {
-                // The first release of our own key is the value we replaced; a second one
-                // is the new value itself, evicted at once.
-                if replaced {
-                    stored = false;
-                    evicted += 1;
-                }
-                replaced = true;
+                own += 1;
             } else if e.live(now) {
                 evicted += 1;
             } else {
                 expired += 1;
             }
+        }
+        // Releases of our own key: the value we replaced, then possibly the new value
+        // itself if the policy evicted it at once (a key re-admitted from quick_cache's
+        // ghost list has no old value, so one release can also be the new value).
+        let stored = match own {
+            0 => true,
+            1 => inner.store.contains_key(full),
+            _ => false,
+        };
+        if !stored {
+            evicted += 1;
         }
         inner
             .counters
@@ -513,10 +516,10 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
             None => inner.load_timeout,
         };
         let full = self.full_key(key);
-        let now = self.now();
-        if let Some(v) = self.lookup(&full, now, max_age) {
+        if let Some(v) = self.lookup(&full, max_age) {
             return Ok(Lookup::Hit(v));
         }
+        let now = self.now();
         let mut map = inner.flights.lock(&full);
         // A load may have finished between the lookup and the lock.
         if let Some(e) = inner.store.peek(&*full).filter(|e| e.fresh(now, max_age)) {

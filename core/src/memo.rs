@@ -140,7 +140,7 @@ mod tests {
             ("a", obj(&[("x", Arg::Bool(true)), ("y", Arg::Null)])),
             ("b", Arg::Int(1)),
         ]);
-        assert_eq!(call_key("f", &[a.clone()]), call_key("f", &[b]));
+        assert_eq!(call_key("f", std::slice::from_ref(&a)), call_key("f", &[b]));
         assert_eq!(
             call_key("f", &[a]),
             r#"f:[{"a":{"x":true,"y":null},"b":1}]"#

@@ -527,9 +527,10 @@ impl Runner {
         Err(format!("unknown loader {spec}"))
     }
 
-    /// Waits until `n` more gets than `base` have reached the cache, then a little longer
-    /// for each to join or start its flight.
-    fn settle(&self, base: u64, n: u64) -> Result<(), String> {
+    /// Waits until `n` more gets than `base` have reached the cache and the group's waiting
+    /// loader has been called (for at most a second: a group may join a flight another
+    /// loader leads), then a little longer for each caller to join or start its flight.
+    fn settle(&self, base: u64, n: u64, loader: Option<&Loader>) -> Result<(), String> {
         let deadline = Instant::now() + SETTLE_DEADLINE;
         loop {
             let s = self.cache.stats();
@@ -543,6 +544,12 @@ impl Runner {
                 ));
             }
             std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Some(Loader::Deferred(d)) = loader {
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while d.calls() == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
         Ok(())
@@ -592,8 +599,10 @@ impl Runner {
             }
             "set" => {
                 let key = key_arg(step)?;
-                let (ttl, _) = Self::ttl_arg(step)?;
+                let (ttl, ttl_of) = Self::ttl_arg(step)?;
                 let v = Val::new(value_arg(step)?);
+                // A ttl function of the value is the binding's to call.
+                let ttl = ttl.or_else(|| ttl_of.map(|f| v.0[&f].as_f64().unwrap_or(f64::NAN)));
                 out(self
                     .target(step)
                     .and_then(|c| c.set(&key, v, ttl))
@@ -671,6 +680,7 @@ impl Runner {
                     s.hits + s.misses
                 };
                 let mut handles = Vec::new();
+                let group_loader;
                 if let Some(f) = step.get("call") {
                     let f = f.as_str().ok_or("call names a memoized function")?;
                     let m = self.memos.get(f).ok_or(format!("no memo {f}"))?.clone();
@@ -679,6 +689,7 @@ impl Runner {
                         .and_then(Value::as_array)
                         .cloned()
                         .unwrap_or_default();
+                    group_loader = m.body.clone();
                     for _ in 0..n {
                         let (m, args, cache) = (m.clone(), args.clone(), self.cache.clone());
                         handles.push(std::thread::spawn(move || m.call(&cache, &args)));
@@ -693,9 +704,10 @@ impl Runner {
                             (c.clone(), key.clone(), spec.clone(), loader.clone());
                         handles.push(std::thread::spawn(move || load(&c, &key, &spec, &loader)));
                     }
+                    group_loader = loader;
                 }
                 self.groups.entry(group).or_default().extend(handles);
-                self.settle(base, n)?;
+                self.settle(base, n, Some(&group_loader))?;
                 Ok(Value::Null)
             }
             "resolve" | "reject" => {

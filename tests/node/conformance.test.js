@@ -199,7 +199,12 @@ class Runner {
     return () => target.get(key, options)
   }
 
-  async settle (base, n) {
+  /**
+   * Waits until `n` more gets than `base` reached the cache and the group's waiting loader
+   * was called (for at most a second: a group may join another loader's flight), then a
+   * little longer for each caller to join or start its flight.
+   */
+  async settle (base, n, loader) {
     const deadline = Date.now() + SETTLE_DEADLINE_MS
     for (;;) {
       const s = this.cache.stats()
@@ -208,6 +213,10 @@ class Runner {
         throw new assert.AssertionError({ message: `only ${s.hits + s.misses - base} of ${n} callers reached the cache` })
       }
       await turn()
+    }
+    if (loader instanceof Deferred) {
+      const until = Date.now() + 1000
+      while (loader.calls === 0 && Date.now() < until) await turn()
     }
     for (let i = 0; i < 10; i++) await turn()
     await sleep(20)
@@ -265,7 +274,7 @@ class Runner {
         return out
       }
       case 'ping': return c.ping()
-      case 'advance': this.clock.advance(step.ms); return null
+      case 'advance': this.clock.advance(decode(step.ms)); return null
       case 'new': {
         const created = new Cache({ ...cacheOptions(step.options), clock: new ManualClock() })
         return created instanceof Cache
@@ -285,7 +294,10 @@ class Runner {
           }
           this.groups.get(step.group).push(p.then((v) => v, (e) => new Failed(e)))
         }
-        await this.settle(base, n)
+        const loader = 'call' in step
+          ? this.memos.get(step.call).body
+          : typeof step.load === 'string' ? this.deferredLoader(step.load) : null
+        await this.settle(base, n, loader)
         return null
       }
       case 'resolve': this.deferredLoader(step.loader).resolve(decode(step.value)); return null

@@ -342,7 +342,10 @@ class Runner:
 
         return call
 
-    def settle(self, base: int, n: int) -> None:
+    def settle(self, base: int, n: int, loader: Any) -> None:
+        """Waits until `n` more gets than `base` reached the cache and the group's waiting
+        loader was called (for at most a second: a group may join another loader's flight),
+        then a little longer for each caller to join or start its flight."""
         deadline = time.monotonic() + SETTLE_DEADLINE
         while True:
             s = self.cache.stats()
@@ -352,6 +355,10 @@ class Runner:
                 raise AssertionError(f"only {s['hits'] + s['misses'] - base} of {n} callers "
                                      "reached the cache")
             time.sleep(0.001)
+        if isinstance(loader, Deferred):
+            deadline = time.monotonic() + 1.0
+            while loader.calls == 0 and time.monotonic() < deadline:
+                time.sleep(0.001)
         time.sleep(0.02)
 
     def memo(self, step: dict[str, Any]) -> None:
@@ -427,7 +434,7 @@ class Runner:
         if op == "ping":
             return c.ping()
         if op == "advance":
-            self.clock.advance(step["ms"])
+            self.clock.advance(decode(step["ms"]))
             return None
         if op == "new":
             Cache(clock=ManualClock(), **{k: decode(v) for k, v in step["options"].items()})
@@ -439,7 +446,12 @@ class Runner:
             call = self.memo_call(step) if "call" in step else self.get_call(step)
             futures = [self.pool.submit(call) for _ in range(n)]
             self.groups.setdefault(step["group"], []).extend(futures)
-            self.settle(base, n)
+            if "call" in step:
+                loader: Any = self.memos[step["call"]][1]
+            else:
+                load = step.get("load")
+                loader = self.deferred_loader(load) if isinstance(load, str) else None
+            self.settle(base, n, loader)
             return None
         if op in ("resolve", "reject"):
             d = self.deferred_loader(step["loader"])

@@ -153,6 +153,7 @@ class Cache {
     this._h = native.create(options.maxEntries, options.maxBytes, options.maxKeyBytes,
       options.maxValueBytes, options.ttl, options.maxTtl, options.loadTimeout,
       clock === undefined ? undefined : clock._c)
+    this._bind()
     this._sizeOf = sizeOf
     this._root = this
     // Expired entries are reclaimed even when nobody calls; the timer never keeps the
@@ -170,7 +171,7 @@ class Cache {
 
   /** The live value of `key`, or undefined. Counts one hit or one miss. */
   getSync (key) {
-    return native.getSync(this._h, key)
+    return this._getSync(key)
   }
 
   /** Stores `value`; returns false when nothing is stored (ttl 0, over a size limit). */
@@ -194,7 +195,7 @@ class Cache {
 
   /** Whether `key` has a live value (counts neither a hit nor a miss). */
   has (key) {
-    return native.has(this._h, key)
+    return this._has(key)
   }
 
   // ---------------------------------------------------------------- Promises
@@ -206,7 +207,7 @@ class Cache {
   get (key, options) {
     if (options === undefined) {
       try {
-        return Promise.resolve(native.getSync(this._h, key))
+        return Promise.resolve(this._getSync(key))
       } catch (e) {
         return Promise.reject(e)
       }
@@ -378,6 +379,7 @@ class Cache {
   namespace (name) {
     const ns = Object.create(Cache.prototype)
     ns._h = native.namespace(this._h, name)
+    ns._bind()
     ns._sizeOf = this._sizeOf
     ns._root = this._root
     return ns
@@ -423,6 +425,13 @@ class Cache {
     }
     Object.defineProperty(wrapped, 'name', { value: fn.name })
     return wrapped
+  }
+
+  // The hot calls as functions bound to this cache's handle (no handle argument to check).
+  _bind () {
+    const [getSync, has] = native.bind(this._h)
+    this._getSync = getSync
+    this._has = has
   }
 
   _measure (value) {

@@ -102,6 +102,36 @@ js_fn!(get_sync, 2, |a| {
     value_or_undefined(a.env, c.get(key))
 });
 
+js_fn!(
+/// The hit path: `cache._get(key)`, a function bound to one cache (see `bind`).
+bound_get_sync, 1, |a| {
+    let c = raw::data_ref::<C, 1>(&a)?;
+    let mut buf = StrBuf::new();
+    let key = raw::read_str(a.env, a.argv[0], &mut buf, "key")?;
+    value_or_undefined(a.env, c.get(key))
+});
+
+js_fn!(
+/// Like `has`, bound to one cache.
+bound_has, 1, |a| {
+    let c = raw::data_ref::<C, 1>(&a)?;
+    let mut buf = StrBuf::new();
+    let key = raw::read_str(a.env, a.argv[0], &mut buf, "key")?;
+    Ok(raw::boolean(a.env, c.has(key)))
+});
+
+js_fn!(
+/// bind(h) -> [getSync(key), has(key)]: functions bound to the cache of `h`, so that the
+/// hottest calls pass no handle (each function holds its own handle to the cache).
+bind, 1, |a| {
+    let env = a.env;
+    let c = cache(env, a.argv[0])?;
+    let arr = raw::array(env, 2)?;
+    raw::set_element(env, arr, 0, raw::bound_function(env, "getSync", bound_get_sync, c.clone())?)?;
+    raw::set_element(env, arr, 1, raw::bound_function(env, "has", bound_has, c.clone())?)?;
+    Ok(arr)
+});
+
 js_fn!(get_fresh, 3, |a| {
     let c = cache(a.env, a.argv[0])?;
     let mut buf = StrBuf::new();
@@ -545,6 +575,7 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("create", create),
     ("namespace", namespace),
     ("getSync", get_sync),
+    ("bind", bind),
     ("getFresh", get_fresh),
     ("has", has),
     ("set", set),

@@ -4,6 +4,7 @@
 //! method costs thousands of instructions per call, a raw callback a few hundred.
 
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 use std::os::raw::c_char;
 use std::ptr;
 
@@ -50,12 +51,15 @@ pub unsafe fn check(env: napi_env, status: napi_status) -> JsResult<()> {
 pub struct Args<const N: usize> {
     pub env: napi_env,
     pub argv: [napi_value; N],
+    /// The `data` the function was made with (see `bound_function`), else null.
+    pub data: *mut c_void,
 }
 
 #[inline(always)]
 pub unsafe fn args<const N: usize>(env: napi_env, info: napi_callback_info) -> JsResult<Args<N>> {
     let mut argc = N;
     let mut argv = [ptr::null_mut(); N];
+    let mut data = ptr::null_mut();
     check(
         env,
         sys::napi_get_cb_info(
@@ -64,10 +68,10 @@ pub unsafe fn args<const N: usize>(env: napi_env, info: napi_callback_info) -> J
             &mut argc,
             argv.as_mut_ptr(),
             ptr::null_mut(),
-            ptr::null_mut(),
+            &mut data,
         ),
     )?;
-    Ok(Args { env, argv })
+    Ok(Args { env, argv, data })
 }
 
 /// Defines a Node-API callback: `js_fn!(name, N, |a| body)` where `a: Args<N>` and the body
@@ -101,26 +105,32 @@ macro_rules! js_fn {
 }
 pub(crate) use js_fn;
 
-/// Room for a key read without allocating.
-const STACK_KEY: usize = 256;
+/// Room for a key read without allocating (UTF-16 units).
+const STACK_KEY: usize = 128;
 
+/// Where a key is read to. Keys are read as UTF-16 (a plain copy for V8's one-byte strings,
+/// much cheaper than V8's UTF-8 writer) and narrowed here; the common all-ASCII key never
+/// touches the heap.
 pub struct StrBuf {
-    stack: [u8; STACK_KEY],
-    heap: Vec<u8>,
+    wide: [MaybeUninit<u16>; STACK_KEY],
+    narrow: [MaybeUninit<u8>; STACK_KEY],
+    heap: String,
 }
 
 impl StrBuf {
     #[inline(always)]
     pub fn new() -> Self {
         StrBuf {
-            stack: [0; STACK_KEY],
-            heap: Vec::new(),
+            wide: [const { MaybeUninit::uninit() }; STACK_KEY],
+            narrow: [const { MaybeUninit::uninit() }; STACK_KEY],
+            heap: String::new(),
         }
     }
 }
 
-/// Reads a JS string as UTF-8 into `buf` (on the stack when it fits). Anything but a
-/// string is a TypeError naming what it was (`what` says which argument).
+/// Reads a JS string as UTF-8 into `buf` (on the stack when it is short and ASCII).
+/// Lone surrogates become U+FFFD. Anything but a string is a TypeError naming what it was
+/// (`what` says which argument).
 #[inline(always)]
 pub unsafe fn read_str<'b>(
     env: napi_env,
@@ -129,20 +139,24 @@ pub unsafe fn read_str<'b>(
     what: &str,
 ) -> JsResult<&'b str> {
     let mut len = 0usize;
-    let st = sys::napi_get_value_string_utf8(
-        env,
-        v,
-        buf.stack.as_mut_ptr() as *mut c_char,
-        STACK_KEY,
-        &mut len,
-    );
+    let wide = buf.wide.as_mut_ptr() as *mut u16;
+    let st = sys::napi_get_value_string_utf16(env, v, wide, STACK_KEY, &mut len);
     if st != Status::napi_ok {
         return Err(not_a_string(env, v, st, what));
     }
-    // V8 writes whole characters only (at most 4 bytes each): a shorter result is complete.
-    if len + 4 < STACK_KEY {
-        // V8 replaces invalid UTF-16 with U+FFFD, so the bytes are valid UTF-8.
-        return Ok(std::str::from_utf8_unchecked(&buf.stack[..len]));
+    if len + 1 < STACK_KEY {
+        let w = std::slice::from_raw_parts(wide, len);
+        let narrow = std::slice::from_raw_parts_mut(buf.narrow.as_mut_ptr() as *mut u8, len);
+        let mut high = 0u16;
+        for (d, &c) in narrow.iter_mut().zip(w) {
+            *d = c as u8;
+            high |= c;
+        }
+        if high < 0x80 {
+            return Ok(std::str::from_utf8_unchecked(narrow));
+        }
+        buf.heap = String::from_utf16_lossy(w);
+        return Ok(&buf.heap);
     }
     read_long_str(env, v, buf)
 }
@@ -166,21 +180,16 @@ unsafe fn read_long_str(env: napi_env, v: napi_value, buf: &mut StrBuf) -> JsRes
     let mut len = 0usize;
     check(
         env,
-        sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len),
+        sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut len),
     )?;
-    buf.heap = vec![0u8; len + 1];
+    let mut wide = vec![0u16; len + 1];
     let mut got = 0usize;
     check(
         env,
-        sys::napi_get_value_string_utf8(
-            env,
-            v,
-            buf.heap.as_mut_ptr() as *mut c_char,
-            len + 1,
-            &mut got,
-        ),
+        sys::napi_get_value_string_utf16(env, v, wide.as_mut_ptr(), len + 1, &mut got),
     )?;
-    Ok(std::str::from_utf8_unchecked(&buf.heap[..got]))
+    buf.heap = String::from_utf16_lossy(&wide[..got]);
+    Ok(&buf.heap)
 }
 
 /// Reads a whole JS string into a new Rust `String`.
@@ -375,4 +384,53 @@ pub unsafe fn call(env: napi_env, f: napi_value, args: &[napi_value]) -> JsResul
         sys::napi_call_function(env, recv, f, args.len(), args.as_ptr(), &mut out),
     )?;
     Ok(out)
+}
+
+/// A function whose `data` is `value` (read back with [`data_ref`]), dropped when the
+/// function is collected: a bound method that needs no handle argument.
+pub unsafe fn bound_function<T: 'static>(
+    env: napi_env,
+    name: &str,
+    cb: unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value,
+    value: T,
+) -> JsResult<napi_value> {
+    unsafe extern "C" fn finalize<T>(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+        drop(Box::from_raw(data as *mut T));
+    }
+    let data = Box::into_raw(Box::new(value)) as *mut c_void;
+    let mut f = ptr::null_mut();
+    let st = sys::napi_create_function(
+        env,
+        name.as_ptr() as *const c_char,
+        name.len() as isize,
+        Some(cb),
+        data,
+        &mut f,
+    );
+    if st != Status::napi_ok {
+        drop(Box::from_raw(data as *mut T));
+        return Err(failed(env, st));
+    }
+    let st = sys::napi_add_finalizer(
+        env,
+        f,
+        data,
+        Some(finalize::<T>),
+        ptr::null_mut(),
+        ptr::null_mut(),
+    );
+    if st != Status::napi_ok {
+        drop(Box::from_raw(data as *mut T));
+        return Err(failed(env, st));
+    }
+    Ok(f)
+}
+
+/// The value of a function made by [`bound_function`] with the same `T`.
+#[inline(always)]
+pub unsafe fn data_ref<'a, T, const N: usize>(a: &Args<N>) -> JsResult<&'a T> {
+    if a.data.is_null() {
+        return Err(bad_handle(a.env));
+    }
+    Ok(&*(a.data as *const T))
 }

@@ -38,6 +38,9 @@ impl Val {
 
 impl EntrySize for Val {
     fn entry_size(&self) -> u64 {
+        if let Some(Value::String(b)) = tag(&self.0, "$bytes") {
+            return b.len() as u64;
+        }
         match &*self.0 {
             Value::String(s) => s.len() as u64,
             Value::Null | Value::Bool(_) | Value::Number(_) => SCALAR_SIZE,
@@ -61,6 +64,16 @@ impl Counter for Val {
 
 type C = Cache<Val>;
 type Outcome = Result<Val, Error>;
+
+/// The size the cache counts for a value: the user's `size_of` for a list or an object when
+/// the scenario gives one (a binding calls it), else the value's own.
+fn measure(v: &Val, size_of: Option<u64>) -> u64 {
+    match (&*v.0, size_of) {
+        (Value::Array(_), Some(n)) => n,
+        (Value::Object(o), Some(n)) if !o.contains_key("$bytes") => n,
+        _ => v.entry_size(),
+    }
+}
 
 /// Equality of expected and actual JSON values; numbers compare by value (5 == 5.0).
 fn same(a: &Value, b: &Value) -> bool {
@@ -195,6 +208,8 @@ struct LoadSpec {
     ttl_of: Option<String>,
     max_age: Option<f64>,
     asynchronous: bool,
+    /// The cache's `size_of` option (a constant size for lists and objects).
+    size_of: Option<u64>,
 }
 
 fn loaded_ttl(spec: &LoadSpec, v: &Val) -> Option<f64> {
@@ -232,7 +247,7 @@ fn load_blocking(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outc
             });
             match ran {
                 Ok(v) => {
-                    let size = v.entry_size();
+                    let size = measure(&v, spec.size_of);
                     let ttl = loaded_ttl(spec, &v);
                     guard.complete_with_ttl(v, size, ttl)
                 }
@@ -286,7 +301,7 @@ async fn load_async(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> O
             };
             match ran {
                 Ok(v) => {
-                    let size = v.entry_size();
+                    let size = measure(&v, spec.size_of);
                     let ttl = loaded_ttl(spec, &v);
                     guard.complete_with_ttl(v, size, ttl)
                 }
@@ -320,6 +335,7 @@ struct Memo {
     paths: Option<Vec<String>>,
     body: Loader,
     asynchronous: bool,
+    size_of: Option<u64>,
 }
 
 fn to_arg(v: &Value) -> Arg {
@@ -343,6 +359,7 @@ impl Memo {
         let spec = LoadSpec {
             ttl: self.ttl,
             asynchronous: self.asynchronous,
+            size_of: self.size_of,
             ..Default::default()
         };
         load(cache, &key, &spec, &self.body)
@@ -363,6 +380,7 @@ struct Runner {
     groups: HashMap<String, Vec<JoinHandle<Outcome>>>,
     memos: HashMap<String, Arc<Memo>>,
     anonymous: u64,
+    size_of: Option<u64>,
     /// Steps limited to other languages ("langs").
     not_here: usize,
 }
@@ -382,7 +400,10 @@ fn config(options: &Value, clock: &ManualClock) -> Result<Config, String> {
         "max_ttl",
         "load_timeout",
     ];
-    if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
+    if let Some(k) = o
+        .keys()
+        .find(|k| !known.contains(&k.as_str()) && *k != "size_of")
+    {
         return Err(format!("unknown option {k:?}"));
     }
     let mut c = Config {
@@ -445,7 +466,7 @@ fn key_arg(step: &Value) -> Result<String, String> {
 fn value_arg(step: &Value) -> Result<Value, String> {
     let v = step.get("value").ok_or("the step needs a \"value\"")?;
     if v.as_object()
-        .is_some_and(|o| o.keys().any(|k| k.starts_with('$')))
+        .is_some_and(|o| o.keys().any(|k| k.starts_with('$') && k != "$bytes"))
     {
         return Err(format!(
             "value {v} cannot be passed in Rust (give the step \"langs\")"
@@ -466,6 +487,7 @@ impl Runner {
             groups: HashMap::new(),
             memos: HashMap::new(),
             anonymous: 0,
+            size_of: options.get("size_of").and_then(Value::as_u64),
             not_here: 0,
         })
     }
@@ -500,13 +522,14 @@ impl Runner {
         }
     }
 
-    fn load_spec(step: &Value) -> Result<LoadSpec, String> {
+    fn load_spec(&self, step: &Value) -> Result<LoadSpec, String> {
         let (ttl, ttl_of) = Self::ttl_arg(step)?;
         Ok(LoadSpec {
             ttl,
             ttl_of,
             max_age: step.get("max_age").map(number_arg).transpose()?,
             asynchronous: step.get("api").and_then(Value::as_str) == Some("async"),
+            size_of: self.size_of,
         })
     }
 
@@ -575,7 +598,7 @@ impl Runner {
                     },
                     Some(l) => {
                         let loader = self.loader(l)?;
-                        let spec = Self::load_spec(step)?;
+                        let spec = self.load_spec(step)?;
                         let r = match load(&c, &key, &spec, &loader) {
                             Ok(v) => Ok((*v.0).clone()),
                             // A loader error must be the loader's own, unchanged.
@@ -603,9 +626,10 @@ impl Runner {
                 let v = Val::new(value_arg(step)?);
                 // A ttl function of the value is the binding's to call.
                 let ttl = ttl.or_else(|| ttl_of.map(|f| v.0[&f].as_f64().unwrap_or(f64::NAN)));
+                let size = measure(&v, self.size_of);
                 out(self
                     .target(step)
-                    .and_then(|c| c.set(&key, v, ttl))
+                    .and_then(|c| c.set_sized(&key, v, size, ttl))
                     .map(Value::Bool))
             }
             "del" => {
@@ -697,7 +721,7 @@ impl Runner {
                 } else {
                     let key = key_arg(step)?;
                     let loader = self.loader(step.get("load").ok_or("start needs a load")?)?;
-                    let spec = Self::load_spec(step)?;
+                    let spec = self.load_spec(step)?;
                     let c = self.target(step).map_err(|e| e.to_string())?;
                     for _ in 0..n {
                         let (c, key, spec, loader) =
@@ -773,6 +797,7 @@ impl Runner {
                     }),
                     body,
                     asynchronous: step.get("async").and_then(Value::as_bool) == Some(true),
+                    size_of: self.size_of,
                 };
                 self.memos.insert(f, Arc::new(memo));
                 Ok(Value::Null)

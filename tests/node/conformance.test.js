@@ -61,6 +61,7 @@ function decode (v) {
   if (!isTag(v)) return v
   if ('$nan' in v) return NaN
   if ('$inf' in v) return v.$inf < 0 ? -Infinity : Infinity
+  if ('$bytes' in v) return Buffer.from(v.$bytes, 'utf8')
   if ('$timedelta_ms' in v) return v.$timedelta_ms
   if ('$undefined' in v) return undefined
   if ('$type' in v) return { list: [], object: {}, int: 1, float: 1.5, bool: true, null: null }[v.$type]
@@ -70,6 +71,7 @@ function decode (v) {
 
 function expected (v) {
   if (isTag(v) && '$absent' in v) return undefined
+  if (isTag(v) && '$bytes' in v) return Buffer.from(v.$bytes, 'utf8')
   if (isTag(v) && '$inf' in v) return v.$inf < 0 ? -Infinity : Infinity
   return v
 }
@@ -348,6 +350,10 @@ class Runner {
 function cacheOptions (options) {
   const out = {}
   for (const [k, v] of Object.entries(options || {})) out[camel(k)] = decode(v)
+  if ('sizeOf' in out) {
+    const n = out.sizeOf
+    out.sizeOf = () => n // `size_of: N` is a function giving N
+  }
   return out
 }
 

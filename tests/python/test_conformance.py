@@ -94,6 +94,8 @@ def decode(v: Any) -> Any:
             return math.nan
         if "$inf" in v:
             return -math.inf if v["$inf"] < 0 else math.inf
+        if "$bytes" in v:
+            return v["$bytes"].encode("utf-8")
         if "$timedelta_ms" in v:
             return datetime.timedelta(milliseconds=v["$timedelta_ms"])
         if "$type" in v:
@@ -112,6 +114,8 @@ def expected(v: Any) -> Any:
     if isinstance(v, dict):
         if "$absent" in v:
             return ABSENT
+        if "$bytes" in v:
+            return v["$bytes"].encode("utf-8")
         if "$inf" in v:
             return -math.inf if v["$inf"] < 0 else math.inf
     return v
@@ -198,7 +202,7 @@ class Counter:
 class Runner:
     def __init__(self, options: dict[str, Any]):
         self.clock = ManualClock()
-        self.cache = Cache(clock=self.clock, **{k: decode(v) for k, v in options.items()})
+        self.cache = Cache(clock=self.clock, **cache_options(options))
         self.deferred: dict[str, Deferred] = {}
         self.groups: dict[str, list[concurrent.futures.Future[Any]]] = {}
         self.memos: dict[str, tuple[Callable[..., Any], Any, bool]] = {}
@@ -437,7 +441,7 @@ class Runner:
             self.clock.advance(decode(step["ms"]))
             return None
         if op == "new":
-            Cache(clock=ManualClock(), **{k: decode(v) for k, v in step["options"].items()})
+            Cache(clock=ManualClock(), **cache_options(step["options"]))
             return True
         if op == "start":
             n = step.get("callers", 1)
@@ -504,6 +508,15 @@ class Runner:
             if not any(outcome.exc is e for e in self.raised):
                 return "a loader_error that is not the loader's own exception object"
         return None
+
+
+def cache_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The scenario's options as Cache keyword arguments; `size_of: N` is a function giving N."""
+    out = {k: decode(v) for k, v in options.items()}
+    if "size_of" in out:
+        n = out["size_of"]
+        out["size_of"] = lambda value: n
+    return out
 
 
 def check(step: dict[str, Any], got: Any) -> str | None:

@@ -581,6 +581,10 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
 
     /// Async [`Cache::get_or_load`]: waiting callers await the flight (on any runtime), and
     /// blocking and async callers of one key share one flight.
+    ///
+    /// The load timeout is not applied here: a future that needs no particular runtime has
+    /// no timer. Wrap the call in your runtime's timeout (`Waiter::timeout()` tells the
+    /// configured one); the Python and Node packages arm their event loop's timers.
     pub async fn get_or_load_async<F, Fut>(
         &self,
         key: &str,

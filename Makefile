@@ -18,11 +18,11 @@ test: rust-lint rust-test python-test node-test conformance
 bench: rust-bench python-bench node-bench
 
 rust-test:
-	cargo test -p flightcache --release
+	cargo test -p flightcache --release -- --show-output
 
 rust-lint:
 	cargo fmt --all -- --check
-	cargo clippy -p flightcache --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 rust-demo:
 	cargo run -q --release -p flightcache --example handler

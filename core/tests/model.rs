@@ -7,8 +7,11 @@
 
 use std::collections::HashMap;
 
-use flightcache::{Cache, Config, LoadOptions, LoaderError, ManualClock, DEFAULT_TTL_MS};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use flightcache::{Cache, Clock, Config, LoadOptions, LoaderError, ManualClock, DEFAULT_TTL_MS};
 use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -323,25 +326,52 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+const CASES: u32 = 2000;
 
-    #[test]
-    fn matches_the_model_with_an_entries_bound(ops in prop::collection::vec(op_strategy(), 1..80)) {
+/// Runs CASES random sequences and says how many ran, so the count shows in `cargo test`.
+fn check(name: &str, config: impl Fn(Clock) -> Config) {
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: CASES,
+        ..ProptestConfig::default()
+    });
+    let ran = AtomicU32::new(0);
+    let result = runner.run(&prop::collection::vec(op_strategy(), 1..80), |ops| {
+        ran.fetch_add(1, Ordering::Relaxed);
         let clock = ManualClock::new();
-        run(ops, Config { max_entries: 6, clock: clock.clone().into(), ..Config::default() }, clock)?;
+        run(ops, config(clock.clone().into()), clock)
+    });
+    if let Err(e) = result {
+        panic!("{name}: {e}");
     }
+    let ran = ran.load(Ordering::Relaxed);
+    assert!(ran >= CASES, "{name}: only {ran} cases ran");
+    println!("{name}: {ran} random sequences matched the model");
+}
 
-    #[test]
-    fn matches_the_model_with_a_bytes_bound(ops in prop::collection::vec(op_strategy(), 1..80)) {
-        let clock = ManualClock::new();
-        // Each entry is 2-3 key bytes + 8 value bytes: at most about 5 fit.
-        run(ops, Config { max_entries: 100, max_bytes: Some(55), clock: clock.clone().into(), ..Config::default() }, clock)?;
-    }
+#[test]
+fn matches_the_model_with_an_entries_bound() {
+    check("entries bound", |clock| Config {
+        max_entries: 6,
+        clock,
+        ..Config::default()
+    });
+}
 
-    #[test]
-    fn matches_the_model_without_pressure(ops in prop::collection::vec(op_strategy(), 1..80)) {
-        let clock = ManualClock::new();
-        run(ops, Config { clock: clock.clone().into(), ..Config::default() }, clock)?;
-    }
+#[test]
+fn matches_the_model_with_a_bytes_bound() {
+    // Each entry is 2-3 key bytes + 8 value bytes: at most about 5 fit.
+    check("bytes bound", |clock| Config {
+        max_entries: 100,
+        max_bytes: Some(55),
+        clock,
+        ..Config::default()
+    });
+}
+
+#[test]
+fn matches_the_model_without_pressure() {
+    check("no pressure", |clock| Config {
+        clock,
+        ..Config::default()
+    });
 }

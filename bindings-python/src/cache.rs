@@ -120,6 +120,14 @@ fn wait_blocking(py: Python<'_>, w: Waiter<PyVal>) -> PyResult<PyVal> {
     }
 }
 
+/// An awaitable made for a load that another caller runs, or that a hit made needless:
+/// close a coroutine so that Python does not warn that it was never awaited.
+fn close_unused(get_value: &Bound<'_, PyAny>) {
+    if !get_value.is_callable() && get_value.hasattr("close").unwrap_or(false) {
+        let _ = get_value.call_method0("close");
+    }
+}
+
 fn is_awaitable(v: &Bound<'_, PyAny>) -> bool {
     v.hasattr(pyo3::intern!(v.py(), "__await__"))
         .unwrap_or(false)
@@ -347,16 +355,12 @@ impl Cache {
         };
         match self.inner.begin_load(k, &opts).py_err(py)? {
             Lookup::Hit(v) => {
-                if !gv.is_callable() {
-                    // An awaitable made for nothing: close it so Python does not warn.
-                    if gv.hasattr("close").unwrap_or(false) {
-                        let _ = gv.call_method0("close");
-                    }
-                }
+                close_unused(gv);
                 ready(v.into_py(py))
             }
             Lookup::Wait(w) => {
                 w.check_within(&within(py)?).py_err(py)?;
+                close_unused(gv);
                 let h = Py::new(py, WaiterHandle::new(w))?;
                 Ok(aio(py).wait.bind(py).call1((h,))?.unbind())
             }

@@ -489,3 +489,25 @@ def test_loads_respect_ttl_on_a_manual_clock(cache: Cache, clock: ManualClock) -
     clock.advance(1)
     b = cache.get("k", get_value=load, ttl=100)
     assert b is not a and load.calls == 2
+
+
+def test_coroutines_of_callers_that_join_a_load_are_closed() -> None:
+    c = Cache()
+
+    async def make(v: str) -> str:
+        await asyncio.sleep(0.02)
+        return v
+
+    async def main() -> list[object]:
+        coros = [make(f"v{i}") for i in range(5)]
+        results = await asyncio.gather(*(c.aget("k", get_value=co) for co in coros))
+        assert all(co.cr_frame is None for co in coros)  # run once, or closed
+        return results
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = asyncio.run(main())
+    assert results == ["v0"] * 5
+    assert c.stats().loads == 1

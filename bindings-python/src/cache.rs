@@ -30,6 +30,7 @@ pub struct Cache {
 struct Aio {
     lead: Py<PyAny>,
     wait: Py<PyAny>,
+    blocks_this_thread: Py<PyAny>,
     loading: Py<PyAny>,
     memoize: Py<PyAny>,
 }
@@ -47,6 +48,10 @@ fn aio(py: Python<'_>) -> &Aio {
         Aio {
             lead: m.getattr("lead").expect("_aio.lead").unbind(),
             wait: m.getattr("wait").expect("_aio.wait").unbind(),
+            blocks_this_thread: m
+                .getattr("blocks_this_thread")
+                .expect("_aio.blocks_this_thread")
+                .unbind(),
             loading: m.getattr("LOADING").expect("_aio.LOADING").unbind(),
             memoize: memo.getattr("memoize").expect("_memo.memoize").unbind(),
         }
@@ -202,6 +207,20 @@ impl Cache {
             Lookup::Hit(v) => Ok(v.into_py(py)),
             Lookup::Wait(w) => {
                 w.check_within(&within(py)?).py_err(py)?;
+                let own_loop = aio(py)
+                    .blocks_this_thread
+                    .bind(py)
+                    .call1((w.flight_id(),))?
+                    .is_truthy()?;
+                if own_loop {
+                    // Waiting here would block the event loop that has to finish the load.
+                    return Err(crate::errors::to_py(
+                        py,
+                        flightcache::Error::Reentrant {
+                            key: key.to_string(),
+                        },
+                    ));
+                }
                 wait_blocking(py, w).map(|v| v.into_py(py))
             }
             Lookup::Lead(guard) => {

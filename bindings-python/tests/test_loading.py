@@ -511,3 +511,22 @@ def test_coroutines_of_callers_that_join_a_load_are_closed() -> None:
         results = asyncio.run(main())
     assert results == ["v0"] * 5
     assert c.stats().loads == 1
+
+
+def test_a_blocking_get_on_the_loop_running_the_load_is_an_error_not_a_hang() -> None:
+    c = Cache()
+
+    async def load() -> str:
+        await asyncio.sleep(0.05)
+        return "v"
+
+    async def main() -> None:
+        leader = asyncio.ensure_future(c.aget("k", get_value=load))
+        await asyncio.sleep(0.01)
+        # Another task on the same loop, using the blocking API by mistake.
+        with pytest.raises(ReentrantLoadError):
+            c.get("k", get_value=lambda: "other")
+        assert await leader == "v"
+
+    asyncio.run(main())
+    assert c.stats().loads == 1

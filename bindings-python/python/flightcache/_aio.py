@@ -18,6 +18,10 @@ LOADING: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
     "flightcache_loading", default=()
 )
 
+# The thread whose event loop runs each async load in progress (flight id -> thread id): a
+# blocking get() on that thread would wait for a load that its own blocked loop must finish.
+_async_leads: dict[int, int] = {}
+
 # One future per (flight, event loop): every waiter of that loop awaits it.
 _shared: dict[tuple[int, int], asyncio.Future[Any]] = {}
 _lock = threading.Lock()
@@ -28,8 +32,15 @@ def lead(handle: Any, get_value: Any) -> Any:
     return _drive(handle, get_value)
 
 
+def blocks_this_thread(flight_id: int) -> bool:
+    """Whether the load of `flight_id` runs on this thread's event loop."""
+    return _async_leads.get(flight_id) == threading.get_ident()
+
+
 async def _drive(handle: Any, get_value: Any) -> Any:
-    token = LOADING.set(LOADING.get() + (handle.flight_id,))
+    fid = handle.flight_id
+    token = LOADING.set(LOADING.get() + (fid,))
+    _async_leads[fid] = threading.get_ident()
     try:
         try:
             if callable(get_value) and not inspect.isawaitable(get_value):
@@ -47,6 +58,7 @@ async def _drive(handle: Any, get_value: Any) -> Any:
         return handle.complete(result)
     finally:
         LOADING.reset(token)
+        _async_leads.pop(fid, None)
         if not handle.done:
             handle.abort("the loader ended without a result")
 

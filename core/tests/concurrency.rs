@@ -12,7 +12,8 @@ fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) 
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(Duration::from_secs(secs)).expect("deadlock: the test did not finish in time")
+    rx.recv_timeout(Duration::from_secs(secs))
+        .expect("deadlock: the test did not finish in time")
 }
 
 /// Counts loads per key and fails if two loaders of one key ever run at once.
@@ -62,7 +63,10 @@ fn one_load_for_many_threads_on_one_key() {
             .collect();
         let values: Vec<Arc<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(loads.load(SeqCst), 1);
-        assert!(values.iter().all(|v| Arc::ptr_eq(v, &values[0])), "every caller gets the same value");
+        assert!(
+            values.iter().all(|v| Arc::ptr_eq(v, &values[0])),
+            "every caller gets the same value"
+        );
         let st = cache.stats();
         assert_eq!((st.loads, st.hits + st.misses), (1, 32));
     });
@@ -72,8 +76,12 @@ fn one_load_for_many_threads_on_one_key() {
 /// that comes after one starts a new load while the old loader still runs (the SPEC's
 /// rule), so loaders of one key may overlap; without writes they never may.
 fn sixteen_threads(writes: bool) {
-    let cache: Cache<String> =
-        Cache::new(Config { max_entries: 5, max_bytes: Some(60), ..Config::default() }).unwrap();
+    let cache: Cache<String> = Cache::new(Config {
+        max_entries: 5,
+        max_bytes: Some(60),
+        ..Config::default()
+    })
+    .unwrap();
     let tracker = Arc::new(LoadTracker::default());
     let threads: Vec<_> = (0..16)
         .map(|t| {
@@ -96,7 +104,10 @@ fn sixteen_threads(writes: bool) {
                         }
                         _ => {
                             gets += 1;
-                            let opts = LoadOptions { ttl: Some(((i % 5) * 3) as f64), ..Default::default() };
+                            let opts = LoadOptions {
+                                ttl: Some(((i % 5) * 3) as f64),
+                                ..Default::default()
+                            };
                             let _ = cache.get_or_load(&key, &opts, || {
                                 tracker.load(k, format!("v{t}-{i}"), Duration::from_micros(200))
                             });
@@ -111,11 +122,23 @@ fn sixteen_threads(writes: bool) {
         .collect();
     let gets: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
     if !writes {
-        assert_eq!(tracker.overlaps.load(SeqCst), 0, "two loaders of one key ran at once");
+        assert_eq!(
+            tracker.overlaps.load(SeqCst),
+            0,
+            "two loaders of one key ran at once"
+        );
     }
     let st = cache.stats();
-    assert_eq!(st.loads as usize, tracker.total.load(SeqCst), "every loader run is one load");
-    assert_eq!(st.hits + st.misses, gets, "every get is one hit or one miss");
+    assert_eq!(
+        st.loads as usize,
+        tracker.total.load(SeqCst),
+        "every loader run is one load"
+    );
+    assert_eq!(
+        st.hits + st.misses,
+        gets,
+        "every get is one hit or one miss"
+    );
 }
 
 #[test]
@@ -131,7 +154,11 @@ fn sixteen_threads_of_mixed_operations() {
 #[test]
 fn async_tasks_on_a_multi_thread_runtime() {
     within(60, || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let cache: Cache<Arc<String>> = Cache::new(Config::default()).unwrap();
             let loads = Arc::new(AtomicUsize::new(0));
@@ -168,7 +195,11 @@ fn blocking_and_async_callers_share_one_flight() {
     within(30, || {
         let cache: Cache<Arc<String>> = Cache::new(Config::default()).unwrap();
         let loads = Arc::new(AtomicUsize::new(0));
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         // The leader is a blocking thread with a slow loader.
         let leader = {
             let (cache, loads) = (cache.clone(), loads.clone());
@@ -228,7 +259,10 @@ fn an_error_reaches_every_thread_of_the_flight() {
                 })
             })
             .collect();
-        let errors: Vec<_> = threads.into_iter().map(|t| t.join().unwrap().unwrap_err()).collect();
+        let errors: Vec<_> = threads
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap_err())
+            .collect();
         assert_eq!(loads.load(SeqCst), 1);
         let first = match &errors[0] {
             flightcache::Error::Loader(e) => e.clone(),

@@ -7,7 +7,11 @@ use flightcache::{Cache, Config, Error, LoadOptions, LoaderError, Lookup, Manual
 
 fn cache_with(config: Config) -> (Cache<String>, ManualClock) {
     let clock = ManualClock::new();
-    let cache = Cache::new(Config { clock: clock.clone().into(), ..config }).unwrap();
+    let cache = Cache::new(Config {
+        clock: clock.clone().into(),
+        ..config
+    })
+    .unwrap();
     (cache, clock)
 }
 
@@ -20,7 +24,10 @@ fn s(v: &str) -> String {
 }
 
 fn ttl(ms: f64) -> LoadOptions<'static> {
-    LoadOptions { ttl: Some(ms), ..Default::default() }
+    LoadOptions {
+        ttl: Some(ms),
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -43,7 +50,10 @@ fn default_ttl_is_seven_days_and_a_call_overrides_it() {
     c.set("b", s("v"), Some(5.0)).unwrap();
     assert_eq!(c.remaining_ttl("b"), Some(5.0));
     assert_eq!(c.remaining_ttl("missing"), None);
-    let (c, _) = cache_with(Config { ttl: 10.0, ..Config::default() });
+    let (c, _) = cache_with(Config {
+        ttl: 10.0,
+        ..Config::default()
+    });
     c.set("a", s("v"), None).unwrap();
     assert_eq!(c.remaining_ttl("a"), Some(10.0));
 }
@@ -67,7 +77,9 @@ fn bad_ttls_are_errors_that_change_nothing() {
         let e = c.set("k", s("new"), Some(bad)).unwrap_err();
         assert_eq!(e.kind(), "invalid_argument", "{bad}: {e}");
         assert!(e.to_string().contains("ttl"), "{e}");
-        let e = c.get_or_load("other", &ttl(bad), || Ok(s("x"))).unwrap_err();
+        let e = c
+            .get_or_load("other", &ttl(bad), || Ok(s("x")))
+            .unwrap_err();
         assert_eq!(e.kind(), "invalid_argument");
         assert!(c.expire("k", bad).is_err());
     }
@@ -79,7 +91,10 @@ fn bad_ttls_are_errors_that_change_nothing() {
 
 #[test]
 fn max_ttl_caps_every_ttl() {
-    let (c, _) = cache_with(Config { max_ttl: Some(1000.0), ..Config::default() });
+    let (c, _) = cache_with(Config {
+        max_ttl: Some(1000.0),
+        ..Config::default()
+    });
     c.set("a", s("v"), None).unwrap();
     c.set("b", s("v"), Some(5000.0)).unwrap();
     c.set("c", s("v"), Some(10.0)).unwrap();
@@ -113,7 +128,11 @@ fn expired_entries_are_reclaimed_without_being_read() {
     clock.advance(2000);
     // Any write after the sweep interval reclaims them, without reading them.
     c.set("other", s("v"), None).unwrap();
-    assert_eq!(c.purge_expired(), 0, "the write's sweep already removed them");
+    assert_eq!(
+        c.purge_expired(),
+        0,
+        "the write's sweep already removed them"
+    );
     let st = c.stats();
     assert_eq!(st.entries, 2);
     assert_eq!(st.expirations, 100);
@@ -159,7 +178,9 @@ fn a_failing_loader_shares_its_error_and_stores_nothing() {
     assert_eq!(e.kind(), "loader_error");
     assert_eq!(e.to_string(), "upstream 503");
     assert!(!c.has("k"));
-    let v = c.get_or_load("k", &LoadOptions::default(), || Ok(s("ok"))).unwrap();
+    let v = c
+        .get_or_load("k", &LoadOptions::default(), || Ok(s("ok")))
+        .unwrap();
     assert_eq!(v, "ok");
     let st = c.stats();
     assert_eq!((st.loads, st.load_errors), (2, 1));
@@ -168,9 +189,15 @@ fn a_failing_loader_shares_its_error_and_stores_nothing() {
 #[test]
 fn waiters_get_the_very_same_error() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
-    let Lookup::Wait(w1) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
-    let Lookup::Wait(w2) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    let Lookup::Wait(w1) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    let Lookup::Wait(w2) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     let err = LoaderError::new("boom");
     g.fail(err.clone());
     for w in [w1, w2] {
@@ -186,9 +213,13 @@ fn waiters_get_the_very_same_error() {
 fn a_panicking_loader_fails_every_waiter_and_the_next_call_loads_again() {
     let (c, _) = cache();
     let c2 = c.clone();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     // A waiter on another thread, then the leader panics.
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     let waiter = std::thread::spawn(move || w.wait());
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _g = g;
@@ -200,30 +231,50 @@ fn a_panicking_loader_fails_every_waiter_and_the_next_call_loads_again() {
     assert!(!c2.has("k"));
     // get_or_load catches a loader's panic itself.
     let e = c
-        .get_or_load("k", &LoadOptions::default(), || -> Result<String, LoaderError> {
-            panic!("again")
-        })
+        .get_or_load(
+            "k",
+            &LoadOptions::default(),
+            || -> Result<String, LoaderError> { panic!("again") },
+        )
         .unwrap_err();
     assert!(e.to_string().contains("again"), "{e}");
-    assert_eq!(c.get_or_load("k", &LoadOptions::default(), || Ok(s("fine"))).unwrap(), "fine");
+    assert_eq!(
+        c.get_or_load("k", &LoadOptions::default(), || Ok(s("fine")))
+            .unwrap(),
+        "fine"
+    );
     assert_eq!(c.stats().load_errors, 2);
 }
 
 #[test]
 fn a_set_during_a_flight_wins() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     c.set("k", s("newer"), None).unwrap();
     assert_eq!(g.complete(s("loaded"), 6).unwrap(), "loaded");
-    assert_eq!(w.wait().unwrap(), "loaded", "waiters still get the load's value");
-    assert_eq!(c.get("k"), Some(s("newer")), "but it does not overwrite the write");
+    assert_eq!(
+        w.wait().unwrap(),
+        "loaded",
+        "waiters still get the load's value"
+    );
+    assert_eq!(
+        c.get("k"),
+        Some(s("newer")),
+        "but it does not overwrite the write"
+    );
 }
 
 #[test]
 fn a_del_during_a_flight_wins_and_later_callers_load_again() {
     let (c, _) = cache();
-    let Lookup::Lead(g1) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Lead(g1) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     assert!(!c.del("k"));
     let Lookup::Lead(g2) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
         panic!("a caller after the del starts a new load")
@@ -240,17 +291,27 @@ fn a_loader_asking_for_its_own_key_gets_reentrant() {
     let inner = c.clone();
     let e = c
         .get_or_load("k", &LoadOptions::default(), || {
-            let e = inner.get_or_load("k", &LoadOptions::default(), || Ok(s("x"))).unwrap_err();
+            let e = inner
+                .get_or_load("k", &LoadOptions::default(), || Ok(s("x")))
+                .unwrap_err();
             assert_eq!(e.kind(), "reentrant");
             Err(LoaderError::new(e))
         })
         .unwrap_err();
     assert!(e.to_string().contains("own key"), "{e}");
     // Async callers pass the flights they run inside.
-    let Lookup::Lead(g) = c.begin_load("j", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Lead(g) = c.begin_load("j", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     let within = [g.flight_id()];
     let e = c
-        .begin_load("j", &LoadOptions { within: &within, ..Default::default() })
+        .begin_load(
+            "j",
+            &LoadOptions {
+                within: &within,
+                ..Default::default()
+            },
+        )
         .err()
         .unwrap();
     assert_eq!(e.kind(), "reentrant");
@@ -259,15 +320,29 @@ fn a_loader_asking_for_its_own_key_gets_reentrant() {
 
 #[test]
 fn waiting_callers_time_out() {
-    let (c, _) = cache_with(Config { load_timeout: Some(20.0), ..Config::default() });
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let (c, _) = cache_with(Config {
+        load_timeout: Some(20.0),
+        ..Config::default()
+    });
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     let e = w.wait().unwrap_err();
     assert_eq!(e.kind(), "timeout");
     assert!(e.to_string().contains("\"k\""), "{e}");
     // A per-call timeout takes the place of the cache's.
-    let Lookup::Wait(w) =
-        c.begin_load("k", &LoadOptions { timeout: Some(1.0), ..Default::default() }).unwrap()
+    let Lookup::Wait(w) = c
+        .begin_load(
+            "k",
+            &LoadOptions {
+                timeout: Some(1.0),
+                ..Default::default()
+            },
+        )
+        .unwrap()
     else {
         panic!()
     };
@@ -282,23 +357,40 @@ fn max_age_zero_forces_a_single_flight_refresh() {
     let (c, clock) = cache();
     c.set("k", s("old"), None).unwrap();
     clock.advance(50);
-    let fresh = LoadOptions { max_age: Some(0.0), ..Default::default() };
-    let Lookup::Lead(g) = c.begin_load("k", &fresh).unwrap() else { panic!("must refresh") };
-    let Lookup::Wait(w) = c.begin_load("k", &fresh).unwrap() else { panic!("must join") };
+    let fresh = LoadOptions {
+        max_age: Some(0.0),
+        ..Default::default()
+    };
+    let Lookup::Lead(g) = c.begin_load("k", &fresh).unwrap() else {
+        panic!("must refresh")
+    };
+    let Lookup::Wait(w) = c.begin_load("k", &fresh).unwrap() else {
+        panic!("must join")
+    };
     // A caller without max_age still sees the old value meanwhile.
     assert_eq!(c.get("k"), Some(s("old")));
     g.complete(s("new"), 3).unwrap();
     assert_eq!(w.wait().unwrap(), "new");
     assert_eq!(c.get_fresh("k", Some(60.0)).unwrap(), Some(s("new")));
     clock.advance(60);
-    assert_eq!(c.get_fresh("k", Some(60.0)).unwrap(), None, "older than max_age");
+    assert_eq!(
+        c.get_fresh("k", Some(60.0)).unwrap(),
+        None,
+        "older than max_age"
+    );
     assert_eq!(c.get("k"), Some(s("new")), "but still live");
-    assert_eq!(c.get_fresh("k", Some(-1.0)).unwrap_err().kind(), "invalid_argument");
+    assert_eq!(
+        c.get_fresh("k", Some(-1.0)).unwrap_err().kind(),
+        "invalid_argument"
+    );
 }
 
 #[test]
 fn entries_bound_holds_and_evictions_are_counted() {
-    let (c, _) = cache_with(Config { max_entries: 100, ..Config::default() });
+    let (c, _) = cache_with(Config {
+        max_entries: 100,
+        ..Config::default()
+    });
     for i in 0..1000 {
         c.set(&format!("k{i}"), s("v"), None).unwrap();
         assert!(c.stats().entries <= 100);
@@ -309,9 +401,14 @@ fn entries_bound_holds_and_evictions_are_counted() {
 
 #[test]
 fn bytes_bound_holds() {
-    let (c, _) = cache_with(Config { max_entries: 1000, max_bytes: Some(500), ..Config::default() });
+    let (c, _) = cache_with(Config {
+        max_entries: 1000,
+        max_bytes: Some(500),
+        ..Config::default()
+    });
     for i in 0..1000 {
-        c.set(&format!("k{i:03}"), "x".repeat(i % 40), None).unwrap();
+        c.set(&format!("k{i:03}"), "x".repeat(i % 40), None)
+            .unwrap();
         let st = c.stats();
         assert!(st.bytes <= 500, "{st:?}");
     }
@@ -320,7 +417,11 @@ fn bytes_bound_holds() {
     assert_eq!(c.stats().bytes, 500);
     assert!(!c.set("big", "x".repeat(498), None).unwrap());
     assert_eq!(c.stats().rejected, 1);
-    assert_eq!(c.get("big"), None, "the newer (rejected) write still replaced the old value");
+    assert_eq!(
+        c.get("big"),
+        None,
+        "the newer (rejected) write still replaced the old value"
+    );
 }
 
 #[test]
@@ -333,8 +434,13 @@ fn key_and_value_limits_reject_and_count() {
     assert!(c.set("abcd", s("xyz"), None).unwrap());
     assert!(!c.set("abcde", s("x"), None).unwrap());
     assert!(!c.set("k", s("wxyz"), None).unwrap());
-    let v = c.get_or_load("big", &LoadOptions::default(), || Ok(s("large!"))).unwrap();
-    assert_eq!(v, "large!", "a loaded value over the limit is still returned");
+    let v = c
+        .get_or_load("big", &LoadOptions::default(), || Ok(s("large!")))
+        .unwrap();
+    assert_eq!(
+        v, "large!",
+        "a loaded value over the limit is still returned"
+    );
     assert!(!c.has("big"));
     assert_eq!(c.stats().rejected, 3);
 }
@@ -342,7 +448,11 @@ fn key_and_value_limits_reject_and_count() {
 #[test]
 fn incr_is_atomic_starts_at_zero_and_refuses_non_integers() {
     let clock = ManualClock::new();
-    let c: Cache<i64> = Cache::new(Config { clock: clock.into(), ..Config::default() }).unwrap();
+    let c: Cache<i64> = Cache::new(Config {
+        clock: clock.into(),
+        ..Config::default()
+    })
+    .unwrap();
     assert_eq!(c.incr("n", 1).unwrap(), 1);
     assert_eq!(c.incr("n", 5).unwrap(), 6);
     assert_eq!(c.incr("n", -10).unwrap(), -4);
@@ -424,8 +534,13 @@ fn namespaces_do_not_see_each_other() {
     assert_eq!(c.namespace("x:y").err().unwrap().kind(), "invalid_argument");
     assert_eq!(c.namespace("").err().unwrap().kind(), "invalid_argument");
     // Flights are per namespace too.
-    let Lookup::Lead(_g) = a.begin_load("f", &LoadOptions::default()).unwrap() else { panic!() };
-    assert!(matches!(b.begin_load("f", &LoadOptions::default()).unwrap(), Lookup::Lead(_)));
+    let Lookup::Lead(_g) = a.begin_load("f", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    assert!(matches!(
+        b.begin_load("f", &LoadOptions::default()).unwrap(),
+        Lookup::Lead(_)
+    ));
 }
 
 #[test]
@@ -448,7 +563,9 @@ fn keys_clear_len() {
 #[test]
 fn clear_during_a_flight_keeps_the_result_out() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     c.clear();
     g.complete(s("v"), 1).unwrap();
     assert!(!c.has("k"));
@@ -456,17 +573,30 @@ fn clear_during_a_flight_keeps_the_result_out() {
 
 #[test]
 fn stats_add_up_after_a_known_sequence() {
-    let (c, _) = cache_with(Config { max_value_bytes: Some(10), ..Config::default() });
+    let (c, _) = cache_with(Config {
+        max_value_bytes: Some(10),
+        ..Config::default()
+    });
     c.get("a"); // miss
     c.set("a", s("12345"), None).unwrap();
     c.get("a"); // hit
-    c.get_or_load("b", &LoadOptions::default(), || Ok(s("xy"))).unwrap(); // miss + load
-    c.get_or_load("b", &LoadOptions::default(), || Ok(s("no"))).unwrap(); // hit
+    c.get_or_load("b", &LoadOptions::default(), || Ok(s("xy")))
+        .unwrap(); // miss + load
+    c.get_or_load("b", &LoadOptions::default(), || Ok(s("no")))
+        .unwrap(); // hit
     let _ = c.get_or_load("c", &LoadOptions::default(), || Err(LoaderError::new("x"))); // miss, load, error
     c.set("big", "x".repeat(11), None).unwrap(); // rejected
     let st = c.stats();
     assert_eq!(
-        (st.hits, st.misses, st.loads, st.load_errors, st.rejected, st.entries, st.bytes),
+        (
+            st.hits,
+            st.misses,
+            st.loads,
+            st.load_errors,
+            st.rejected,
+            st.entries,
+            st.bytes
+        ),
         (2, 3, 2, 1, 1, 2, 1 + 5 + 1 + 2)
     );
 }
@@ -474,15 +604,23 @@ fn stats_add_up_after_a_known_sequence() {
 #[test]
 fn waiting_callers_can_use_a_callback_or_a_future() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     let got = Arc::new(parking_lot_free::Slot::default());
     let slot = got.clone();
     w.on_complete(move |r| slot.put(r.unwrap()));
-    let Lookup::Wait(fut) = c.begin_load("k", &LoadOptions::default()).unwrap() else { panic!() };
+    let Lookup::Wait(fut) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
     g.complete(s("v"), 1).unwrap();
     assert_eq!(got.take(), Some(s("v")));
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     assert_eq!(rt.block_on(fut).unwrap(), "v");
 }
 
@@ -502,10 +640,25 @@ mod parking_lot_free {
 
 #[test]
 fn config_errors_name_the_bad_value() {
-    let e = Cache::<String>::new(Config { max_entries: 0, ..Config::default() }).err().unwrap();
+    let e = Cache::<String>::new(Config {
+        max_entries: 0,
+        ..Config::default()
+    })
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("max_entries"), "{e}");
-    let e = Cache::<String>::new(Config { ttl: -5.0, ..Config::default() }).err().unwrap();
+    let e = Cache::<String>::new(Config {
+        ttl: -5.0,
+        ..Config::default()
+    })
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("-5"), "{e}");
-    let e = Cache::<String>::new(Config { max_bytes: Some(0), ..Config::default() }).err().unwrap();
+    let e = Cache::<String>::new(Config {
+        max_bytes: Some(0),
+        ..Config::default()
+    })
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("max_bytes"), "{e}");
 }

@@ -13,7 +13,7 @@ use quick_cache::{DefaultHashBuilder, OptionsBuilder};
 
 use crate::bounds::Bounds;
 use crate::clock::Clock;
-use crate::entry::{Counter, Entry, EntrySize, EntryWeighter, Released, ReleasedEntries};
+use crate::entry::{Counter, Entry, EntrySize, EntryWeighter, Key, Released, ReleasedEntries};
 use crate::error::{Error, LoaderError, Result};
 use crate::expiry::{parse_ttl, Expiry, DEFAULT_TTL_MS, NEVER};
 use crate::flight::{self, Flight, FlightId, FlightMap, Flights, Waiter};
@@ -78,7 +78,7 @@ pub enum Lookup<V: Clone + Send + Sync + 'static> {
     Wait(Waiter<V>),
 }
 
-type EntryStore<V> = Store<Box<str>, Entry<V>, EntryWeighter, DefaultHashBuilder, Released>;
+type EntryStore<V> = Store<Key, Entry<V>, EntryWeighter, DefaultHashBuilder, Released>;
 
 struct Inner<V> {
     store: EntryStore<V>,
@@ -446,13 +446,13 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
             }
             let mut released = Vec::new();
             if let Some(e) = self.remove_locked(_map, full, now) {
-                released.push((Box::from(full), e));
+                released.push((Key::from(full), e));
             }
             return (false, released);
         }
         let mut released = Vec::new();
         inner.store.insert_with_lifecycle(
-            full.into(),
+            Key::from(full),
             Entry {
                 value,
                 born,
@@ -466,7 +466,7 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
         let mut own = 0;
         for (k, e) in &released {
             freed += k.len() as u64 + e.size;
-            if &**k == full {
+            if k.as_str() == full {
                 own += 1;
             } else if e.live(now) {
                 evicted += 1;

@@ -4,6 +4,10 @@ use quick_cache::{Lifecycle, Weighter};
 
 use crate::bounds::Bounds;
 
+/// A stored key. Keys up to 24 bytes live inside the entry itself: a lookup then compares
+/// the key without following a pointer to another cache line, and no allocation is made.
+pub(crate) type Key = compact_str::CompactString;
+
 #[derive(Clone)]
 pub(crate) struct Entry<V> {
     pub value: V,
@@ -31,9 +35,9 @@ impl<V> Entry<V> {
 #[derive(Clone)]
 pub(crate) struct EntryWeighter(pub Bounds);
 
-impl<V> Weighter<Box<str>, Entry<V>> for EntryWeighter {
+impl<V> Weighter<Key, Entry<V>> for EntryWeighter {
     #[inline]
-    fn weight(&self, key: &Box<str>, entry: &Entry<V>) -> u64 {
+    fn weight(&self, key: &Key, entry: &Entry<V>) -> u64 {
         self.0.weight(key.len() as u64 + entry.size)
     }
 }
@@ -43,13 +47,13 @@ impl<V> Weighter<Box<str>, Entry<V>> for EntryWeighter {
 #[derive(Clone, Default)]
 pub(crate) struct Released;
 
-pub(crate) type ReleasedEntries<V> = Vec<(Box<str>, Entry<V>)>;
+pub(crate) type ReleasedEntries<V> = Vec<(Key, Entry<V>)>;
 
-impl<V> Lifecycle<Box<str>, Entry<V>> for Released {
+impl<V> Lifecycle<Key, Entry<V>> for Released {
     type RequestState = ReleasedEntries<V>;
 
     #[inline]
-    fn on_evict(&self, state: &mut Self::RequestState, key: Box<str>, entry: Entry<V>) {
+    fn on_evict(&self, state: &mut Self::RequestState, key: Key, entry: Entry<V>) {
         state.push((key, entry));
     }
 }

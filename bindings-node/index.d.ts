@@ -81,7 +81,7 @@ export interface Stats {
 /** A clock for tests: starts at 0 and moves only by `advance`. */
 export class ManualClock {
   constructor()
-  /** Moves the clock forward by `ms` (a whole number >= 0); returns the new time. */
+  /** Moves the clock forward by `ms` (>= 0; a fraction of a millisecond is dropped, as for a ttl); returns the new time. */
   advance(ms: number): number
   /** Milliseconds since the clock was made. */
   now(): number

@@ -215,13 +215,7 @@ js_fn!(incr, 3, |a| {
     let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
     let by = match raw::opt_number(env, a.argv[2], "by")? {
         None => 1,
-        Some(n) if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 => n as i64,
-        Some(n) => {
-            return Err(errors::throw_range(
-                env,
-                &format!("by must be a whole number, got {n}"),
-            ))
-        }
+        Some(n) => flightcache::args::whole_number("by", n).map_err(|e| errors::throw(env, &e))?,
     };
     match c.incr(key, by) {
         Ok(n) => Ok(raw::number(env, n as f64)),
@@ -552,12 +546,13 @@ js_fn!(clock_new, 0, |a| {
 js_fn!(clock_advance, 2, |a| {
     let env = a.env;
     let clock = raw::external_ref::<ManualClock>(env, a.argv[0])?;
-    let Some(ms) = raw::opt_u64(env, a.argv[1], "ms")? else {
+    let Some(ms) = raw::opt_number(env, a.argv[1], "ms")? else {
         return Err(errors::throw_type(
             env,
             "ms must be a number, got undefined",
         ));
     };
+    let ms = flightcache::parse_ttl("ms", ms).map_err(|e| errors::throw(env, &e))?;
     clock.advance(ms);
     Ok(raw::number(env, clock.now_ms() as f64))
 });

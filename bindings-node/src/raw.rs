@@ -263,13 +263,9 @@ pub unsafe fn opt_u64(env: napi_env, v: napi_value, what: &str) -> JsResult<Opti
     let Some(n) = opt_number(env, v, what)? else {
         return Ok(None);
     };
-    if n.is_nan() || n < 0.0 || n.fract() != 0.0 || n > u64::MAX as f64 {
-        return Err(errors::throw_range(
-            env,
-            &format!("{what} must be a whole number >= 0, got {n}"),
-        ));
-    }
-    Ok(Some(n as u64))
+    flightcache::args::count(what, n)
+        .map(Some)
+        .map_err(|e| errors::throw(env, &e))
 }
 
 pub unsafe fn opt_number(env: napi_env, v: napi_value, what: &str) -> JsResult<Option<f64>> {

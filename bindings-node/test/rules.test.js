@@ -334,7 +334,7 @@ test('maxKeyBytes and maxValueBytes: an entry over a limit is not stored and is 
 test('invalid bounds are errors', () => {
   assert.throws(() => new Cache({ maxEntries: 0 }), RangeError)
   assert.throws(() => new Cache({ maxEntries: -1 }), RangeError)
-  assert.throws(() => new Cache({ maxEntries: 1.5 }), RangeError)
+  assert.throws(() => new Cache({ maxEntries: 1.5 }), (e) => e instanceof TypeError && e.code === errorCodes.WRONG_TYPE)
   assert.throws(() => new Cache({ maxEntries: '10' }), TypeError)
   assert.throws(() => new Cache({ maxBytes: 0 }), RangeError)
   assert.throws(() => new Cache({ max: 10 }), (e) => e instanceof TypeError && e.message.includes('"max"'))
@@ -376,7 +376,7 @@ test('incr: atomic, a missing key starts at 0, a non-integer value is a TypeErro
     assert.throws(() => cache.incr('x'), (e) => e instanceof TypeError && e.code === errorCodes.WRONG_TYPE)
     assert.equal(cache.getSync('x'), v, 'unchanged')
   }
-  assert.throws(() => cache.incr('n', 1.5), RangeError)
+  assert.throws(() => cache.incr('n', 1.5), (e) => e instanceof TypeError && e.code === errorCodes.WRONG_TYPE)
   assert.throws(() => cache.incr('n', '1'), TypeError)
   assert.equal(cache.getSync('n'), -4)
 })

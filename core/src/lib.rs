@@ -19,6 +19,7 @@
 //! assert_eq!(cache.get("token").as_deref(), Some("secret"));
 //! ```
 
+pub mod args;
 mod bounds;
 mod cache;
 mod clock;

@@ -444,13 +444,13 @@ impl<V: Clone + Send + Sync + 'static> Cache<V> {
             if deadline > now {
                 inner.counters.rejected();
             }
-            let mut released = Vec::new();
+            let mut released = ReleasedEntries::new();
             if let Some(e) = self.remove_locked(_map, full, now) {
                 released.push((Key::from(full), e));
             }
             return (false, released);
         }
-        let mut released = Vec::new();
+        let mut released = ReleasedEntries::new();
         inner.store.insert_with_lifecycle(
             Key::from(full),
             Entry {
@@ -700,7 +700,7 @@ impl<V: Clone + Send + Sync + 'static> LoadGuard<V> {
         let current = map
             .get(&*self.full)
             .is_some_and(|f| Arc::ptr_eq(f, &self.flight));
-        let mut released = Vec::new();
+        let mut released = ReleasedEntries::new();
         if current {
             map.remove(&*self.full);
             let deadline = Expiry::deadline(now, ttl);

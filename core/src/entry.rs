@@ -47,7 +47,8 @@ impl<V> Weighter<Key, Entry<V>> for EntryWeighter {
 #[derive(Clone, Default)]
 pub(crate) struct Released;
 
-pub(crate) type ReleasedEntries<V> = Vec<(Key, Entry<V>)>;
+/// Most writes release at most one entry: keep those off the heap.
+pub(crate) type ReleasedEntries<V> = smallvec::SmallVec<[(Key, Entry<V>); 2]>;
 
 impl<V> Lifecycle<Key, Entry<V>> for Released {
     type RequestState = ReleasedEntries<V>;

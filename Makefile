@@ -8,14 +8,21 @@ VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 export CARGO_TERM_COLOR := never
 
-.PHONY: demo test bench rust-test rust-lint rust-demo rust-bench conformance
+.PHONY: demo test bench readme-check rust-test rust-lint rust-demo rust-bench conformance
 
 demo: rust-demo python-demo node-demo
 
-test: rust-lint rust-test python-test node-test conformance
+test: readme-check rust-lint rust-test python-test node-test conformance
 	@echo "make test: all suites passed"
 
 bench: rust-bench python-bench node-bench
+
+# The README's examples are the files the tests run: fail if the README shows anything else.
+readme-check:
+	@for f in examples/readme_example.py examples/readme_example.js; do \
+	  python3 -c 'import sys; r = open("README.md").read(); e = open(sys.argv[1]).read(); sys.exit(0 if e in r else "README.md does not show " + sys.argv[1] + " unchanged")' $$f; \
+	done
+	@echo "readme-check: README.md shows the examples the tests run"
 
 rust-test:
 	cargo test -p flightcache --release -- --show-output

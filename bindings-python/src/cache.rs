@@ -3,7 +3,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use flightcache::{Clock, Config, FlightId, LoadOptions, Lookup, Waiter};
+use flightcache::{Clock, Config, FlightId, Lookup, Waiter};
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -198,11 +198,7 @@ impl Cache {
                 ),
             ));
         }
-        let opts = LoadOptions {
-            ttl: ttl.fixed(),
-            max_age: opt_millis("max_age", max_age)?,
-            ..Default::default()
-        };
+        let opts = ttl.load_options(max_age)?;
         match self.inner.begin_load(key, &opts).py_err(py)? {
             Lookup::Hit(v) => Ok(v.into_py(py)),
             Lookup::Wait(w) => {
@@ -367,11 +363,7 @@ impl Cache {
                 ),
             ));
         }
-        let opts = LoadOptions {
-            ttl: ttl.fixed(),
-            max_age: opt_millis("max_age", max_age)?,
-            ..Default::default()
-        };
+        let opts = ttl.load_options(max_age)?;
         match self.inner.begin_load(k, &opts).py_err(py)? {
             Lookup::Hit(v) => {
                 close_unused(gv);

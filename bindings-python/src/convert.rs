@@ -89,6 +89,18 @@ impl<'a, 'py> Ttl<'a, 'py> {
         }
     }
 
+    /// The core's options for a `get` or `aget` that may load.
+    pub fn load_options(
+        &self,
+        max_age: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<flightcache::LoadOptions<'static>> {
+        Ok(flightcache::LoadOptions {
+            ttl: self.fixed(),
+            max_age: opt_millis("max_age", max_age)?,
+            ..Default::default()
+        })
+    }
+
     /// The TTL for `value`: the function's answer, or the fixed TTL.
     pub fn for_value(&self, value: &Bound<'py, PyAny>) -> PyResult<Option<f64>> {
         match self {

@@ -33,7 +33,7 @@ fn main() {
             std::thread::spawn(move || {
                 barrier.wait();
                 let opts = LoadOptions {
-                    ttl: Some(60_000.0),
+                    ttl: Some(60_000.0).into(),
                     ..Default::default()
                 };
                 cache.get_or_load("token", &opts, authenticate).unwrap()
@@ -49,7 +49,7 @@ fn main() {
     );
 
     let opts = LoadOptions {
-        ttl: Some(60_000.0),
+        ttl: Some(60_000.0).into(),
         ..Default::default()
     };
     let t = cache
@@ -63,13 +63,13 @@ fn main() {
     clock.advance(59_999);
     println!(
         "after 59.999 s -> remaining ttl {:?} ms, still cached: {}",
-        cache.remaining_ttl("token"),
-        cache.has("token")
+        cache.remaining_ttl("token").wait_ms().unwrap(),
+        cache.has("token").wait_bool().unwrap()
     );
     clock.advance(1);
     println!(
         "after 60 s -> cached: {} (expired to the millisecond)",
-        cache.has("token")
+        cache.has("token").wait_bool().unwrap()
     );
     let t = cache.get_or_load("token", &opts, authenticate).unwrap();
     println!(

@@ -1,72 +1,71 @@
 //! Keys of memoized function calls (Python `@cache.memoize`, Node `cache.wrap`).
 //!
-//! A binding turns the call's arguments into [`Arg`]s; the key is the function's name and
+//! A binding turns the call's arguments into [`Value`]s (the shared value model); the key is the function's name and
 //! a canonical JSON encoding of them, with object keys sorted at every depth, so that the
 //! same inputs give the same key in any key order and in either language.
 
 use std::fmt::Write;
 
 use crate::error::{Error, Result};
+use crate::value::Value;
 
-/// An argument of a memoized call, in a form both languages share.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    List(Vec<Arg>),
-    /// An object or dict; its order does not matter.
-    Map(Vec<(String, Arg)>),
-}
+/// An argument of a memoized call: a value of the shared model.
+pub type Arg = Value;
 
-impl Arg {
-    fn encode(&self, out: &mut String) {
-        match self {
-            Arg::Null => out.push_str("null"),
-            Arg::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Arg::Int(i) => write!(out, "{i}").unwrap(),
-            // An integral float is written as the integer: JS has no separate int type.
-            Arg::Float(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
-                write!(out, "{}", *f as i64).unwrap()
+fn encode(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => write!(out, "{i}").unwrap(),
+        // An integral float is written as the integer: JS has no separate int type.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
+            write!(out, "{}", *f as i64).unwrap()
+        }
+        Value::Float(f) if f.is_finite() => write!(out, "{f}").unwrap(),
+        // Bare words, never quoted: no string can be written the same way.
+        Value::Float(f) if f.is_nan() => out.push_str("NaN"),
+        Value::Float(f) if *f > 0.0 => out.push_str("Infinity"),
+        Value::Float(_) => out.push_str("-Infinity"),
+        Value::Str(s) => encode_str(s, out),
+        Value::Bytes(b) => {
+            out.push_str("b'");
+            for byte in b {
+                write!(out, "{byte:02x}").unwrap();
             }
-            Arg::Float(f) if f.is_finite() => write!(out, "{f}").unwrap(),
-            Arg::Float(f) => write!(out, "\"{f}\"").unwrap(),
-            Arg::Str(s) => encode_str(s, out),
-            Arg::List(items) => {
-                out.push('[');
-                for (i, a) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    a.encode(out);
+            out.push('\'');
+        }
+        Value::List(items) => {
+            out.push('[');
+            for (i, a) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
                 }
-                out.push(']');
+                encode(a, out);
             }
-            Arg::Map(pairs) => {
-                let mut sorted: Vec<&(String, Arg)> = pairs.iter().collect();
-                sorted.sort_by(|a, b| a.0.cmp(&b.0));
-                out.push('{');
-                for (i, (k, v)) in sorted.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    encode_str(k, out);
-                    out.push(':');
-                    v.encode(out);
+            out.push(']');
+        }
+        Value::Map(pairs) => {
+            let mut sorted: Vec<&(String, Value)> = pairs.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (k, v)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
                 }
-                out.push('}');
+                encode_str(k, out);
+                out.push(':');
+                encode(v, out);
             }
+            out.push('}');
         }
     }
+}
 
-    fn field(&self, name: &str) -> Option<&Arg> {
-        match self {
-            Arg::Map(pairs) => pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v),
-            Arg::List(items) => name.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        }
+fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    match v {
+        Value::Map(pairs) => pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+        Value::List(items) => name.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
     }
 }
 
@@ -85,8 +84,14 @@ fn encode_str(s: &str, out: &mut String) {
 
 /// The canonical encoding of a call's arguments.
 pub fn encode_args(args: &[Arg]) -> String {
-    let mut out = String::new();
-    Arg::List(args.to_vec()).encode(&mut out);
+    let mut out = String::from("[");
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        encode(a, &mut out);
+    }
+    out.push(']');
     out
 }
 
@@ -106,7 +111,7 @@ pub fn path_key(name: &str, first: Option<&Arg>, paths: &[String]) -> Result<Str
             ))
         })?;
         for part in path.split('.') {
-            at = at.field(part).ok_or_else(|| {
+            at = field(at, part).ok_or_else(|| {
                 Error::invalid(format!(
                     "memoize key path {path:?}: the first argument has nothing at {part:?}"
                 ))
@@ -152,6 +157,22 @@ mod tests {
         assert_eq!(encode_args(&[Arg::Float(2.0)]), encode_args(&[Arg::Int(2)]));
         assert_eq!(encode_args(&[Arg::Float(2.5)]), "[2.5]");
         assert_eq!(encode_args(&[Arg::Str("a\"b".into())]), r#"["a\"b"]"#);
+    }
+
+    #[test]
+    fn non_finite_numbers_and_bytes_never_collide_with_strings() {
+        for (n, s) in [(f64::NAN, "NaN"), (f64::INFINITY, "inf"), (f64::NEG_INFINITY, "-inf")] {
+            let num = encode_args(&[Arg::Float(n)]);
+            for text in [s, "Infinity", "-Infinity", "NaN"] {
+                assert_ne!(num, encode_args(&[Arg::Str(text.into())]), "{n} vs {text:?}");
+            }
+        }
+        assert_eq!(encode_args(&[Arg::Float(f64::NAN)]), "[NaN]");
+        assert_eq!(encode_args(&[Arg::Bytes(b"ab".to_vec())]), "[b'6162']");
+        assert_ne!(
+            encode_args(&[Arg::Bytes(b"ab".to_vec())]),
+            encode_args(&[Arg::Str("b'6162'".into())])
+        );
     }
 
     #[test]

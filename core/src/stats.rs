@@ -24,6 +24,14 @@ pub struct Stats {
     pub entries: u64,
     /// Bytes (keys plus values) stored now.
     pub bytes: u64,
+    /// Reads answered by the shared store (not the in-process tier).
+    pub store_hits: u64,
+    /// Reads the shared store had no fresh entry for.
+    pub store_misses: u64,
+    /// Store calls that failed, timed out, or were skipped while the store was down.
+    pub store_errors: u64,
+    /// Calls answered by a load that ran in another process.
+    pub remote_loads_joined: u64,
 }
 
 #[derive(Default)]
@@ -37,6 +45,10 @@ struct Stripe {
     expirations: AtomicU64,
     rejected: AtomicU64,
     bytes: AtomicI64,
+    store_hits: AtomicU64,
+    store_misses: AtomicU64,
+    store_errors: AtomicU64,
+    remote_loads_joined: AtomicU64,
 }
 
 const STRIPES: usize = 16;
@@ -68,7 +80,6 @@ impl Default for Counters {
 impl Counters {
     #[inline]
     fn mine(&self) -> &Stripe {
-        // SAFETY-free: index is always < STRIPES == len.
         &self.stripes[stripe_index()]
     }
 
@@ -99,6 +110,18 @@ impl Counters {
     pub fn rejected(&self) {
         self.mine().rejected.fetch_add(1, Relaxed);
     }
+    pub fn store_hit(&self) {
+        self.mine().store_hits.fetch_add(1, Relaxed);
+    }
+    pub fn store_miss(&self) {
+        self.mine().store_misses.fetch_add(1, Relaxed);
+    }
+    pub fn store_error(&self) {
+        self.mine().store_errors.fetch_add(1, Relaxed);
+    }
+    pub fn remote_load_joined(&self) {
+        self.mine().remote_loads_joined.fetch_add(1, Relaxed);
+    }
     pub fn add_bytes(&self, delta: i64) {
         if delta != 0 {
             self.mine().bytes.fetch_add(delta, Relaxed);
@@ -119,6 +142,10 @@ impl Counters {
             s.evictions += st.evictions.load(Relaxed);
             s.expirations += st.expirations.load(Relaxed);
             s.rejected += st.rejected.load(Relaxed);
+            s.store_hits += st.store_hits.load(Relaxed);
+            s.store_misses += st.store_misses.load(Relaxed);
+            s.store_errors += st.store_errors.load(Relaxed);
+            s.remote_loads_joined += st.remote_loads_joined.load(Relaxed);
             bytes += st.bytes.load(Relaxed);
         }
         s.bytes = bytes.max(0) as u64;

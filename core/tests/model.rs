@@ -131,7 +131,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             }
             Op::Del(k) => {
                 let k = format!("k{k}");
-                let had = cache.del(&k);
+                let had = cache.del(&k).wait_bool().unwrap();
                 let model_had = m.live(&k).is_some();
                 if model_had && !had {
                     m.evicted(&k);
@@ -170,7 +170,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
                 let r = cache.get_or_load(
                     &k,
                     &LoadOptions {
-                        ttl: ms(t),
+                        ttl: ms(t).into(),
                         ..Default::default()
                     },
                     || {
@@ -204,7 +204,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             }
             Op::Has(k) => {
                 let k = format!("k{k}");
-                let has = cache.has(&k);
+                let has = cache.has(&k).wait_bool().unwrap();
                 match (has, m.live(&k).is_some()) {
                     (true, false) => prop_assert!(false, "has({k}) but model has none"),
                     (false, true) => m.evicted(&k),
@@ -214,7 +214,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             Op::Incr(k, by) => {
                 let k = format!("k{k}");
                 let by = i64::from(by);
-                let got = cache.incr(&k, by);
+                let got = cache.incr(&k, by, &mut flightcache::Plain).and_then(|o| o.wait_int());
                 match m.live(&k) {
                     Some(s) => match s.value.checked_add(by) {
                         Some(n) => {
@@ -245,7 +245,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             }
             Op::Expire(k, t) => {
                 let k = format!("k{k}");
-                let had = cache.expire(&k, f64::from(t)).unwrap();
+                let had = cache.expire(&k, f64::from(t)).and_then(|o| o.wait_bool()).unwrap();
                 match (had, m.live(&k)) {
                     (true, Some(s)) => {
                         if t == 0 {
@@ -269,7 +269,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             }
             Op::RemainingTtl(k) => {
                 let k = format!("k{k}");
-                match (cache.remaining_ttl(&k), m.live(&k)) {
+                match (cache.remaining_ttl(&k).wait_ms().unwrap(), m.live(&k)) {
                     (Some(r), Some(s)) => prop_assert_eq!(r, (s.deadline - m.now) as f64),
                     (Some(r), None) => prop_assert!(false, "{k} has ttl {r}, model has none"),
                     (None, Some(_)) => m.evicted(&k),
@@ -277,7 +277,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
                 }
             }
             Op::Keys => {
-                let keys = cache.keys();
+                let keys = cache.keys().wait_keys().unwrap();
                 for k in &keys {
                     prop_assert!(m.live(k).is_some(), "keys() lists {k}, model has none");
                 }
@@ -292,7 +292,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
                 }
             }
             Op::Clear => {
-                cache.clear();
+                cache.clear().wait_done().unwrap();
                 m.map.clear();
             }
             Op::Advance(d) => {
@@ -314,7 +314,7 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             "{} keys vanished, {st:?}",
             m.disappeared
         );
-        let keys = cache.keys();
+        let keys = cache.keys().wait_keys().unwrap();
         prop_assert_eq!(
             st.entries as usize,
             keys.len(),

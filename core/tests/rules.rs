@@ -1,9 +1,57 @@
 //! One test per rule of the SPEC that the core owns.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
-use flightcache::{Cache, Config, Error, LoadOptions, LoaderError, Lookup, ManualClock};
+use flightcache::{
+    Cache, Config, Error, Host, LoadOptions, LoaderError, Lookup, ManualClock, Op, Plain, Step,
+    Ttl, Value,
+};
+
+/// The first step of a load, as a test sees it: this caller leads (runs the loader) or
+/// waits for another caller's load.
+enum L {
+    Lead(Lead),
+    Wait(Wait),
+}
+
+struct Lead(Op<String>);
+struct Wait(Op<String>);
+
+fn noop() -> std::task::Waker {
+    flightcache::Parker::new().waker()
+}
+
+fn begin(c: &Cache<String>, key: &str, opts: &LoadOptions<'_>) -> Result<L, Error> {
+    match c.load(key, opts)? {
+        Lookup::Pending(mut op) => match op.step(&mut Plain, &noop()) {
+            Step::RunLoader => Ok(L::Lead(Lead(op))),
+            Step::Park(_) => Ok(L::Wait(Wait(op))),
+            Step::Done(Err(e)) => Err(e),
+            Step::Done(Ok(_)) => panic!("a load answered at once"),
+        },
+        _ => panic!("not a miss"),
+    }
+}
+
+impl Lead {
+    fn flight_id(&self) -> u64 {
+        self.0.flight_id().expect("leads")
+    }
+    fn complete(mut self, v: String, _size: u64) -> Result<String, Error> {
+        self.0.loaded(Ok(v));
+        self.0.wait(&mut Plain)?.into_value()
+    }
+    fn fail(mut self, e: LoaderError) -> Error {
+        self.0.loaded(Err(e));
+        self.0.wait(&mut Plain).unwrap_err()
+    }
+}
+
+impl Wait {
+    fn wait(self) -> Result<String, Error> {
+        self.0.wait(&mut Plain)?.into_value()
+    }
+}
 
 fn cache_with(config: Config) -> (Cache<String>, ManualClock) {
     let clock = ManualClock::new();
@@ -25,7 +73,7 @@ fn s(v: &str) -> String {
 
 fn ttl(ms: f64) -> LoadOptions<'static> {
     LoadOptions {
-        ttl: Some(ms),
+        ttl: Some(ms).into(),
         ..Default::default()
     }
 }
@@ -39,23 +87,23 @@ fn expiry_is_exact_to_the_millisecond() {
     assert_eq!(c.get("k"), Some(s("v")), "present at t + d - 1");
     clock.advance(1);
     assert_eq!(c.get("k"), None, "absent at t + d");
-    assert!(!c.has("k"));
+    assert!(!c.has("k").wait_bool().unwrap());
 }
 
 #[test]
 fn default_ttl_is_seven_days_and_a_call_overrides_it() {
     let (c, _) = cache();
     c.set("a", s("v"), None).unwrap();
-    assert_eq!(c.remaining_ttl("a"), Some(604_800_000.0));
+    assert_eq!(c.remaining_ttl("a").wait_ms().unwrap(), Some(604_800_000.0));
     c.set("b", s("v"), Some(5.0)).unwrap();
-    assert_eq!(c.remaining_ttl("b"), Some(5.0));
-    assert_eq!(c.remaining_ttl("missing"), None);
+    assert_eq!(c.remaining_ttl("b").wait_ms().unwrap(), Some(5.0));
+    assert_eq!(c.remaining_ttl("missing").wait_ms().unwrap(), None);
     let (c, _) = cache_with(Config {
         ttl: 10.0,
         ..Config::default()
     });
     c.set("a", s("v"), None).unwrap();
-    assert_eq!(c.remaining_ttl("a"), Some(10.0));
+    assert_eq!(c.remaining_ttl("a").wait_ms().unwrap(), Some(10.0));
 }
 
 #[test]
@@ -81,39 +129,57 @@ fn bad_ttls_are_errors_that_change_nothing() {
             .get_or_load("other", &ttl(bad), || Ok(s("x")))
             .unwrap_err();
         assert_eq!(e.kind(), "invalid_argument");
-        assert!(c.expire("k", bad).is_err());
+        assert!(c.expire("k", bad).and_then(|o| o.wait_bool()).is_err());
     }
     assert_eq!(c.get("k"), Some(s("old")));
-    assert_eq!(c.remaining_ttl("k"), Some(604_800_000.0));
-    assert!(!c.has("other"));
+    assert_eq!(c.remaining_ttl("k").wait_ms().unwrap(), Some(604_800_000.0));
+    assert!(!c.has("other").wait_bool().unwrap());
     assert_eq!(c.stats().loads, 0);
 }
 
 #[test]
 fn max_ttl_caps_every_ttl() {
     let (c, _) = cache_with(Config {
-        max_ttl: Some(1000.0),
+        max_ttl: Some(1000.0).into(),
         ..Config::default()
     });
     c.set("a", s("v"), None).unwrap();
     c.set("b", s("v"), Some(5000.0)).unwrap();
     c.set("c", s("v"), Some(10.0)).unwrap();
-    assert_eq!(c.remaining_ttl("a"), Some(1000.0));
-    assert_eq!(c.remaining_ttl("b"), Some(1000.0));
-    assert_eq!(c.remaining_ttl("c"), Some(10.0));
-    c.expire("c", 1e9).unwrap();
-    assert_eq!(c.remaining_ttl("c"), Some(1000.0));
+    assert_eq!(c.remaining_ttl("a").wait_ms().unwrap(), Some(1000.0));
+    assert_eq!(c.remaining_ttl("b").wait_ms().unwrap(), Some(1000.0));
+    assert_eq!(c.remaining_ttl("c").wait_ms().unwrap(), Some(10.0));
+    c.expire("c", 1e9).and_then(|o| o.wait_bool()).unwrap();
+    assert_eq!(c.remaining_ttl("c").wait_ms().unwrap(), Some(1000.0));
 }
 
 #[test]
 fn ttl_may_be_computed_from_the_value() {
     let (c, clock) = cache();
-    let Lookup::Lead(g) = c.begin_load("token", &LoadOptions::default()).unwrap() else {
-        panic!("expected to lead")
+    struct ExpiresIn;
+    impl Host<String> for ExpiresIn {
+        fn size_of(&mut self, v: &String) -> flightcache::Result<u64> {
+            Ok(v.len() as u64)
+        }
+        fn ttl_of(&mut self, _: &String) -> flightcache::Result<Option<f64>> {
+            Ok(Some(300.0))
+        }
+        fn to_shared(&mut self, v: &String) -> flightcache::Result<Value> {
+            Ok(Value::Str(v.clone()))
+        }
+        fn from_shared(&mut self, _: Value) -> flightcache::Result<String> {
+            unreachable!()
+        }
+    }
+    let opts = LoadOptions {
+        ttl: Ttl::FromValue,
+        ..Default::default()
     };
-    let expires_in = 300.0;
-    g.complete_with_ttl(s("tok"), 3, Some(expires_in)).unwrap();
-    assert_eq!(c.remaining_ttl("token"), Some(300.0));
+    let Lookup::Pending(op) = c.load("token", &opts).unwrap() else {
+        panic!("a miss")
+    };
+    op.run_blocking(&mut ExpiresIn, || Ok(s("tok"))).unwrap();
+    assert_eq!(c.remaining_ttl("token").wait_ms().unwrap(), Some(300.0));
     clock.advance(300);
     assert_eq!(c.get("token"), None);
 }
@@ -162,7 +228,7 @@ fn the_empty_string_is_a_key() {
     let (c, _) = cache();
     c.set("", s("empty"), None).unwrap();
     assert_eq!(c.get(""), Some(s("empty")));
-    assert_eq!(c.keys(), vec![String::new()]);
+    assert_eq!(c.keys().wait_keys().unwrap(), vec![String::new()]);
 }
 
 #[test]
@@ -177,7 +243,7 @@ fn a_failing_loader_shares_its_error_and_stores_nothing() {
         .unwrap_err();
     assert_eq!(e.kind(), "loader_error");
     assert_eq!(e.to_string(), "upstream 503");
-    assert!(!c.has("k"));
+    assert!(!c.has("k").wait_bool().unwrap());
     let v = c
         .get_or_load("k", &LoadOptions::default(), || Ok(s("ok")))
         .unwrap();
@@ -189,13 +255,13 @@ fn a_failing_loader_shares_its_error_and_stores_nothing() {
 #[test]
 fn waiters_get_the_very_same_error() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Lead(g) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    let Lookup::Wait(w1) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Wait(w1) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    let Lookup::Wait(w2) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Wait(w2) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
     let err = LoaderError::new("boom");
@@ -206,29 +272,33 @@ fn waiters_get_the_very_same_error() {
             other => panic!("{:?}", other.map(|_| ())),
         }
     }
-    assert!(!c.has("k"));
+    assert!(!c.has("k").wait_bool().unwrap());
 }
 
 #[test]
 fn a_panicking_loader_fails_every_waiter_and_the_next_call_loads_again() {
     let (c, _) = cache();
     let c2 = c.clone();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    // A waiter on another thread, then the leader's loader panics inside get_or_load.
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let leader = std::thread::spawn(move || {
+        c2.get_or_load("k", &LoadOptions::default(), || -> Result<String, LoaderError> {
+            entered_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            panic!("loader exploded")
+        })
+    });
+    entered_rx.recv().unwrap();
+    let L::Wait(w) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    // A waiter on another thread, then the leader panics.
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
-        panic!()
-    };
-    let waiter = std::thread::spawn(move || w.wait());
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        let _g = g;
-        panic!("loader exploded");
-    }));
-    assert!(r.is_err());
-    let e = waiter.join().unwrap().unwrap_err();
+    go_tx.send(()).unwrap();
+    assert_eq!(leader.join().unwrap().unwrap_err().kind(), "loader_error");
+    let e = w.wait().unwrap_err();
     assert_eq!(e.kind(), "loader_error");
-    assert!(!c2.has("k"));
+    assert!(e.to_string().contains("loader exploded"), "{e}");
+    assert!(!c.has("k").wait_bool().unwrap());
     // get_or_load catches a loader's panic itself.
     let e = c
         .get_or_load(
@@ -247,12 +317,31 @@ fn a_panicking_loader_fails_every_waiter_and_the_next_call_loads_again() {
 }
 
 #[test]
-fn a_set_during_a_flight_wins() {
+fn a_dropped_leader_is_taken_over_by_a_waiter() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Lead(g) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let Lookup::Pending(w) = c.load("k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    let waiter = std::thread::spawn(move || {
+        w.run_blocking(&mut Plain, || Ok(s("taken over")))
+            .and_then(|a| a.into_value())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    drop(g); // the leader's task was cancelled
+    assert_eq!(waiter.join().unwrap().unwrap(), "taken over");
+    assert_eq!(c.get("k"), Some(s("taken over")));
+}
+
+#[test]
+fn a_set_during_a_flight_wins() {
+    let (c, _) = cache();
+    let L::Lead(g) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
+        panic!()
+    };
+    let L::Wait(w) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
     c.set("k", s("newer"), None).unwrap();
@@ -272,11 +361,11 @@ fn a_set_during_a_flight_wins() {
 #[test]
 fn a_del_during_a_flight_wins_and_later_callers_load_again() {
     let (c, _) = cache();
-    let Lookup::Lead(g1) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Lead(g1) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    assert!(!c.del("k"));
-    let Lookup::Lead(g2) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    assert!(!c.del("k").wait_bool().unwrap());
+    let L::Lead(g2) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!("a caller after the del starts a new load")
     };
     g1.complete(s("old"), 3).unwrap();
@@ -300,12 +389,11 @@ fn a_loader_asking_for_its_own_key_gets_reentrant() {
         .unwrap_err();
     assert!(e.to_string().contains("own key"), "{e}");
     // Async callers pass the flights they run inside.
-    let Lookup::Lead(g) = c.begin_load("j", &LoadOptions::default()).unwrap() else {
+    let L::Lead(g) = begin(&c, "j", &LoadOptions::default()).unwrap() else {
         panic!()
     };
     let within = [g.flight_id()];
-    let e = c
-        .begin_load(
+    let e = begin(&c, 
             "j",
             &LoadOptions {
                 within: &within,
@@ -324,18 +412,17 @@ fn waiting_callers_time_out() {
         load_timeout: Some(20.0),
         ..Config::default()
     });
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Lead(g) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Wait(w) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
     let e = w.wait().unwrap_err();
     assert_eq!(e.kind(), "timeout");
     assert!(e.to_string().contains("\"k\""), "{e}");
     // A per-call timeout takes the place of the cache's.
-    let Lookup::Wait(w) = c
-        .begin_load(
+    let L::Wait(w) = begin(&c, 
             "k",
             &LoadOptions {
                 timeout: Some(1.0),
@@ -346,7 +433,6 @@ fn waiting_callers_time_out() {
     else {
         panic!()
     };
-    assert_eq!(w.timeout(), Some(std::time::Duration::from_millis(1)));
     assert_eq!(w.wait().unwrap_err().kind(), "timeout");
     g.complete(s("v"), 1).unwrap();
     assert_eq!(c.get("k"), Some(s("v")));
@@ -361,10 +447,10 @@ fn max_age_zero_forces_a_single_flight_refresh() {
         max_age: Some(0.0),
         ..Default::default()
     };
-    let Lookup::Lead(g) = c.begin_load("k", &fresh).unwrap() else {
+    let L::Lead(g) = begin(&c, "k", &fresh).unwrap() else {
         panic!("must refresh")
     };
-    let Lookup::Wait(w) = c.begin_load("k", &fresh).unwrap() else {
+    let L::Wait(w) = begin(&c, "k", &fresh).unwrap() else {
         panic!("must join")
     };
     // A caller without max_age still sees the old value meanwhile.
@@ -441,7 +527,7 @@ fn key_and_value_limits_reject_and_count() {
         v, "large!",
         "a loaded value over the limit is still returned"
     );
-    assert!(!c.has("big"));
+    assert!(!c.has("big").wait_bool().unwrap());
     assert_eq!(c.stats().rejected, 3);
 }
 
@@ -453,19 +539,19 @@ fn incr_is_atomic_starts_at_zero_and_refuses_non_integers() {
         ..Config::default()
     })
     .unwrap();
-    assert_eq!(c.incr("n", 1).unwrap(), 1);
-    assert_eq!(c.incr("n", 5).unwrap(), 6);
-    assert_eq!(c.incr("n", -10).unwrap(), -4);
+    assert_eq!(c.incr("n", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap(), 1);
+    assert_eq!(c.incr("n", 5, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap(), 6);
+    assert_eq!(c.incr("n", -10, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap(), -4);
     c.set("max", i64::MAX, Some(100.0)).unwrap();
-    assert_eq!(c.incr("max", 1).unwrap_err().kind(), "invalid_argument");
+    assert_eq!(c.incr("max", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap_err().kind(), "invalid_argument");
     assert_eq!(c.get("max"), Some(i64::MAX));
-    assert_eq!(c.remaining_ttl("max"), Some(100.0), "incr keeps the TTL");
+    assert_eq!(c.remaining_ttl("max").wait_ms().unwrap(), Some(100.0), "incr keeps the TTL");
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let c = c.clone();
             std::thread::spawn(move || {
                 for _ in 0..1000 {
-                    c.incr("shared", 1).unwrap();
+                    c.incr("shared", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap();
                 }
             })
         })
@@ -479,22 +565,26 @@ fn incr_is_atomic_starts_at_zero_and_refuses_non_integers() {
     // a value type that does but holds a non-integer:
     #[derive(Clone)]
     struct Mixed(Option<i64>);
-    impl flightcache::Counter for Mixed {
-        fn as_counter(&self) -> Option<i64> {
-            self.0
-        }
-        fn from_counter(n: i64) -> Self {
-            Mixed(Some(n))
-        }
-    }
-    impl flightcache::EntrySize for Mixed {
-        fn entry_size(&self) -> u64 {
+    impl flightcache::Cacheable for Mixed {
+        fn size(&self) -> u64 {
             8
+        }
+        fn to_shared(&self) -> flightcache::Result<flightcache::Value> {
+            Ok(match self.0 {
+                Some(n) => flightcache::Value::Int(n),
+                None => flightcache::Value::Null,
+            })
+        }
+        fn from_shared(v: flightcache::Value) -> flightcache::Result<Self> {
+            Ok(Mixed(match v {
+                flightcache::Value::Int(n) => Some(n),
+                _ => None,
+            }))
         }
     }
     let m: Cache<Mixed> = Cache::new(Config::default()).unwrap();
     m.set("t", Mixed(None), None).unwrap();
-    let e = m.incr("t", 1).unwrap_err();
+    let e = m.incr("t", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap_err();
     assert_eq!(e.kind(), "wrong_type");
     assert!(e.to_string().contains("\"t\""), "{e}");
     assert!(m.get("t").unwrap().0.is_none(), "unchanged");
@@ -503,16 +593,16 @@ fn incr_is_atomic_starts_at_zero_and_refuses_non_integers() {
 #[test]
 fn expire_and_remaining_ttl() {
     let (c, clock) = cache();
-    assert!(!c.expire("nope", 10.0).unwrap());
+    assert!(!c.expire("nope", 10.0).and_then(|o| o.wait_bool()).unwrap());
     c.set("k", s("v"), None).unwrap();
-    assert!(c.expire("k", 10.0).unwrap());
-    assert_eq!(c.remaining_ttl("k"), Some(10.0));
+    assert!(c.expire("k", 10.0).and_then(|o| o.wait_bool()).unwrap());
+    assert_eq!(c.remaining_ttl("k").wait_ms().unwrap(), Some(10.0));
     clock.advance(4);
-    assert_eq!(c.remaining_ttl("k"), Some(6.0));
-    assert!(c.expire("k", 0.0).unwrap());
-    assert!(!c.has("k"));
+    assert_eq!(c.remaining_ttl("k").wait_ms().unwrap(), Some(6.0));
+    assert!(c.expire("k", 0.0).and_then(|o| o.wait_bool()).unwrap());
+    assert!(!c.has("k").wait_bool().unwrap());
     c.set("inf", s("v"), Some(f64::INFINITY)).unwrap();
-    assert_eq!(c.remaining_ttl("inf"), Some(f64::INFINITY));
+    assert_eq!(c.remaining_ttl("inf").wait_ms().unwrap(), Some(f64::INFINITY));
 }
 
 #[test]
@@ -525,8 +615,8 @@ fn namespaces_do_not_see_each_other() {
     c.set("k", s("root"), None).unwrap();
     assert_eq!(a.get("k"), Some(s("in a")));
     assert_eq!(b.get("k"), Some(s("in b")));
-    assert_eq!(a.keys(), vec![s("k")]);
-    a.clear();
+    assert_eq!(a.keys().wait_keys().unwrap(), vec![s("k")]);
+    a.clear().wait_done().unwrap();
     assert_eq!(a.get("k"), None);
     assert_eq!(b.get("k"), Some(s("in b")));
     assert_eq!(c.get("k"), Some(s("root")));
@@ -534,12 +624,12 @@ fn namespaces_do_not_see_each_other() {
     assert_eq!(c.namespace("x:y").err().unwrap().kind(), "invalid_argument");
     assert_eq!(c.namespace("").err().unwrap().kind(), "invalid_argument");
     // Flights are per namespace too.
-    let Lookup::Lead(_g) = a.begin_load("f", &LoadOptions::default()).unwrap() else {
+    let L::Lead(_g) = begin(&a, "f", &LoadOptions::default()).unwrap() else {
         panic!()
     };
     assert!(matches!(
-        b.begin_load("f", &LoadOptions::default()).unwrap(),
-        Lookup::Lead(_)
+        begin(&b, "f", &LoadOptions::default()).unwrap(),
+        L::Lead(_)
     ));
 }
 
@@ -548,27 +638,27 @@ fn keys_clear_len() {
     let (c, clock) = cache();
     c.set("a", s("1"), None).unwrap();
     c.set("b", s("2"), Some(5.0)).unwrap();
-    let mut keys = c.keys();
+    let mut keys = c.keys().wait_keys().unwrap();
     keys.sort();
     assert_eq!(keys, vec![s("a"), s("b")]);
     clock.advance(5);
-    assert_eq!(c.keys(), vec![s("a")]);
+    assert_eq!(c.keys().wait_keys().unwrap(), vec![s("a")]);
     assert_eq!(c.len(), 1);
-    c.clear();
+    c.clear().wait_done().unwrap();
     assert_eq!(c.len(), 0);
     assert_eq!(c.stats().bytes, 0);
-    assert!(c.ping());
+    assert!(c.ping().wait_bool().unwrap());
 }
 
 #[test]
 fn clear_during_a_flight_keeps_the_result_out() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Lead(g) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    c.clear();
+    c.clear().wait_done().unwrap();
     g.complete(s("v"), 1).unwrap();
-    assert!(!c.has("k"));
+    assert!(!c.has("k").wait_bool().unwrap());
 }
 
 #[test]
@@ -602,41 +692,33 @@ fn stats_add_up_after_a_known_sequence() {
 }
 
 #[test]
-fn waiting_callers_can_use_a_callback_or_a_future() {
+fn waiting_callers_can_block_or_await() {
     let (c, _) = cache();
-    let Lookup::Lead(g) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Lead(g) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    let Lookup::Wait(w) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
+    let L::Wait(w) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
         panic!()
     };
-    let got = Arc::new(parking_lot_free::Slot::default());
-    let slot = got.clone();
-    w.on_complete(move |r| slot.put(r.unwrap()));
-    let Lookup::Wait(fut) = c.begin_load("k", &LoadOptions::default()).unwrap() else {
-        panic!()
-    };
-    g.complete(s("v"), 1).unwrap();
-    assert_eq!(got.take(), Some(s("v")));
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let blocking = std::thread::spawn(move || w.wait());
+    let c2 = c.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
         .build()
         .unwrap();
-    assert_eq!(rt.block_on(fut).unwrap(), "v");
+    let awaiting = rt.spawn(async move {
+        c2.get_or_load_async("k", &LoadOptions::default(), || async {
+            Ok(s("not this"))
+        })
+        .await
+    });
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    g.complete(s("v"), 1).unwrap();
+    assert_eq!(blocking.join().unwrap().unwrap(), "v");
+    assert_eq!(rt.block_on(awaiting).unwrap().unwrap(), "v");
 }
 
-mod parking_lot_free {
-    use std::sync::Mutex;
-    #[derive(Default)]
-    pub struct Slot(Mutex<Option<String>>);
-    impl Slot {
-        pub fn put(&self, v: String) {
-            *self.0.lock().unwrap() = Some(v);
-        }
-        pub fn take(&self) -> Option<String> {
-            self.0.lock().unwrap().take()
-        }
-    }
-}
 
 #[test]
 fn config_errors_name_the_bad_value() {

@@ -42,8 +42,11 @@ pub(crate) struct Expiry {
     max_ttl: Option<u64>,
     /// No stored entry has an earlier deadline (it may be earlier than the true minimum).
     earliest: AtomicU64,
-    /// `max(earliest, last sweep + interval)`: the hit path reads only this.
+    /// `max(earliest, last sweep + interval)`, or 0 when [`Expiry::poke`]d: the hit path
+    /// reads only this.
     next_sweep: AtomicU64,
+    /// The sweep schedule itself, which a poke does not change.
+    scheduled: AtomicU64,
     last_sweep: AtomicU64,
     interval: AtomicU64,
     sweeping: AtomicBool,
@@ -56,6 +59,7 @@ impl Expiry {
             max_ttl,
             earliest: AtomicU64::new(NEVER),
             next_sweep: AtomicU64::new(NEVER),
+            scheduled: AtomicU64::new(NEVER),
             last_sweep: AtomicU64::new(0),
             interval: AtomicU64::new(MIN_SWEEP_INTERVAL_MS),
             sweeping: AtomicBool::new(false),
@@ -79,10 +83,25 @@ impl Expiry {
         }
     }
 
-    /// Whether a sweep is due; this is the one check the hit path pays for.
+    /// Whether housekeeping is due (a sweep, or invalidations to apply); this is the one
+    /// check the hit path pays for.
     #[inline]
     pub fn sweep_due(&self, now: u64) -> bool {
         now >= self.next_sweep.load(Relaxed)
+    }
+
+    /// Makes the next call do its housekeeping at once (invalidations arrived). Any thread
+    /// may poke; the housekeeping runs on the host thread that notices.
+    pub fn poke(&self) {
+        self.next_sweep.store(0, SeqCst);
+    }
+
+    /// Undoes a poke, once its cause is handled: back to the sweep schedule. Returns
+    /// whether the schedule itself says a sweep is due.
+    pub fn unpoke(&self, now: u64) -> bool {
+        let s = self.scheduled.load(SeqCst);
+        self.next_sweep.store(s, SeqCst);
+        now >= s
     }
 
     /// Whether some stored entry may have expired (for calls that report counts).
@@ -99,6 +118,7 @@ impl Expiry {
                 .last_sweep
                 .load(SeqCst)
                 .saturating_add(self.interval.load(Relaxed));
+            self.scheduled.fetch_min(deadline.max(allowed), SeqCst);
             self.next_sweep.fetch_min(deadline.max(allowed), SeqCst);
         }
     }
@@ -110,7 +130,11 @@ impl Expiry {
         }
         self.last_sweep.store(now, SeqCst);
         self.earliest.store(NEVER, SeqCst);
-        self.next_sweep.store(NEVER, SeqCst);
+        // A poke (0) stays: invalidations that arrive during the sweep are still handled.
+        let _ = self
+            .next_sweep
+            .fetch_update(SeqCst, SeqCst, |n| (n != 0).then_some(NEVER));
+        self.scheduled.store(NEVER, SeqCst);
         Some(SweepTicket {
             expiry: self,
             now,
@@ -135,10 +159,9 @@ impl Drop for SweepTicket<'_> {
         let interval = (took_ms * 100).max(MIN_SWEEP_INTERVAL_MS);
         e.interval.store(interval, Relaxed);
         e.earliest.fetch_min(self.min_survivor, SeqCst);
-        e.next_sweep.fetch_min(
-            self.min_survivor.max(self.now.saturating_add(interval)),
-            SeqCst,
-        );
+        let next = self.min_survivor.max(self.now.saturating_add(interval));
+        e.scheduled.fetch_min(next, SeqCst);
+        e.next_sweep.fetch_min(next, SeqCst);
         e.sweeping.store(false, Release);
     }
 }

@@ -2,7 +2,7 @@
 
 use quick_cache::{Lifecycle, Weighter};
 
-use crate::bounds::Bounds;
+use super::bounds::Bounds;
 
 /// A stored key. Keys up to 24 bytes live inside the entry itself: a lookup then compares
 /// the key without following a pointer to another cache line, and no allocation is made.
@@ -59,61 +59,3 @@ impl<V> Lifecycle<Key, Entry<V>> for Released {
     }
 }
 
-/// The size the cache counts for a value, for Rust callers. Bindings measure their host's
-/// values themselves and call the `*_sized` methods.
-pub trait EntrySize {
-    fn entry_size(&self) -> u64;
-}
-
-/// The size counted for a number, a boolean or a null.
-pub const SCALAR_SIZE: u64 = 8;
-
-impl EntrySize for String {
-    fn entry_size(&self) -> u64 {
-        self.len() as u64
-    }
-}
-impl EntrySize for &'static str {
-    fn entry_size(&self) -> u64 {
-        self.len() as u64
-    }
-}
-impl EntrySize for Vec<u8> {
-    fn entry_size(&self) -> u64 {
-        self.len() as u64
-    }
-}
-impl<T: EntrySize + ?Sized> EntrySize for std::sync::Arc<T> {
-    fn entry_size(&self) -> u64 {
-        (**self).entry_size()
-    }
-}
-impl EntrySize for str {
-    fn entry_size(&self) -> u64 {
-        self.len() as u64
-    }
-}
-macro_rules! scalar_size {
-    ($($t:ty),*) => {$(
-        impl EntrySize for $t {
-            fn entry_size(&self) -> u64 { SCALAR_SIZE }
-        }
-    )*};
-}
-scalar_size!(i64, u64, i32, u32, f64, bool, ());
-
-/// A value `incr` can count with.
-pub trait Counter: Sized {
-    /// The integer this value holds, or `None` when it is not an integer.
-    fn as_counter(&self) -> Option<i64>;
-    fn from_counter(n: i64) -> Self;
-}
-
-impl Counter for i64 {
-    fn as_counter(&self) -> Option<i64> {
-        Some(*self)
-    }
-    fn from_counter(n: i64) -> Self {
-        n
-    }
-}

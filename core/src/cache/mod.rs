@@ -1,0 +1,601 @@
+//! The cache as callers see it: every operation, over the in-process tier, the flights, and
+//! the shared store when one is configured.
+//!
+//! Calls that may need the store return a [`Lookup`] or an [`Op`](crate::Op): an operation the
+//! caller drives on its own thread (see [`crate::load`]). Calls that never do return their
+//! answer.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::host::{Cacheable, Host, Plain};
+use crate::load::driver::{Answer, Op};
+use crate::load::flight::{self, Flight, FlightMap, Flights};
+use crate::load::options::{LoadOptions, Ttl};
+use crate::memory::bounds::Bounds;
+use crate::memory::entry::ReleasedEntries;
+use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
+use crate::memory::Memory;
+use crate::settings::{Config, Settings};
+use crate::stats::Stats;
+use crate::store::tier::Tier;
+use crate::value::envelope::{Body, Envelope};
+use crate::value::{codec, Value};
+
+pub(crate) struct Inner<V> {
+    pub memory: Memory<V>,
+    pub flights: Flights<V>,
+    pub settings: Settings,
+    pub tier: Option<Tier>,
+}
+
+/// A bounded TTL cache with single-flight loading, optionally in front of a shared store.
+/// Cloning it is cheap and gives another handle to the same cache.
+pub struct Cache<V> {
+    pub(crate) inner: Arc<Inner<V>>,
+    /// Key prefix of a namespace view; empty for the cache itself.
+    pub(crate) prefix: Box<str>,
+}
+
+impl<V> Clone for Cache<V> {
+    fn clone(&self) -> Self {
+        Cache {
+            inner: self.inner.clone(),
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+/// What a read found at once, or the operation that will find it.
+pub enum Lookup<V: Clone + 'static> {
+    /// A fresh value in the in-process tier.
+    Hit(V),
+    /// Nothing, and no store to ask.
+    Absent,
+    /// The rest needs the store or a loader: drive the operation.
+    Pending(Op<V>),
+}
+
+impl<V: Clone + 'static> Cache<V> {
+    pub fn new(config: Config) -> Result<Self> {
+        let settings = Settings::new(&config)?;
+        let bounds = Bounds::new(
+            settings.max_entries,
+            settings.max_bytes,
+            settings.max_key_bytes,
+            settings.max_value_bytes,
+        )?;
+        let memory = Memory::new(
+            settings.max_entries,
+            bounds,
+            Expiry::new(settings.ttl, settings.max_ttl),
+        )?;
+        let tier = match &settings.store {
+            None => None,
+            Some(s) => Some(Tier::open(
+                s.clone(),
+                memory.counters.clone(),
+                memory.invalidations.clone(),
+                memory.expiry.clone(),
+            )?),
+        };
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                memory,
+                flights: Flights::new(),
+                settings,
+                tier,
+            }),
+            prefix: "".into(),
+        })
+    }
+
+    /// A view whose keys live under `name`: it sees only its own keys (and those of the
+    /// namespaces made from it), and its `keys` and `clear` stay inside it.
+    pub fn namespace(&self, name: &str) -> Result<Cache<V>> {
+        if name.is_empty() {
+            return Err(Error::invalid("a namespace name must not be empty"));
+        }
+        if name.contains(':') {
+            return Err(Error::invalid(format!(
+                "a namespace name must not contain ':', got {name:?}"
+            )));
+        }
+        Ok(Cache {
+            inner: self.inner.clone(),
+            prefix: format!("{}{name}:", self.prefix).into(),
+        })
+    }
+
+    #[inline]
+    pub(crate) fn full_key<'k>(&self, key: &'k str) -> Cow<'k, str> {
+        if self.prefix.is_empty() {
+            Cow::Borrowed(key)
+        } else {
+            Cow::Owned(format!("{}{key}", self.prefix))
+        }
+    }
+
+    pub(crate) fn user_key<'k>(&self, full: &'k str) -> &'k str {
+        &full[self.prefix.len()..]
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.settings.clock
+    }
+
+    /// The in-process tier's time (ms, monotonic).
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.inner.settings.clock.now_ms()
+    }
+
+    /// Whether a shared store is configured.
+    pub fn has_store(&self) -> bool {
+        self.inner.tier.is_some()
+    }
+
+    /// The last error the store gave, for messages (`None`: none, or no store).
+    pub fn store_error(&self) -> Option<String> {
+        self.inner.tier.as_ref().and_then(|t| t.last_error())
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /// The fresh value of `key` in the in-process tier, counting one hit or one miss. This
+    /// is the hit path; with a store, use [`Cache::lookup`] to read through to it.
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<V> {
+        let full = self.full_key(key);
+        let now = self.now();
+        if self.inner.memory.expiry.sweep_due(now) {
+            self.housekeeping(now);
+        }
+        self.inner.memory.lookup(&full, now, None)
+    }
+
+    /// Like [`Cache::get`], but a value older than `max_age` ms counts as absent.
+    pub fn get_fresh(&self, key: &str, max_age: Option<f64>) -> Result<Option<V>> {
+        let max_age = max_age.map(|m| parse_ttl("max_age", m)).transpose()?;
+        let full = self.full_key(key);
+        let now = self.now();
+        if self.inner.memory.expiry.sweep_due(now) {
+            self.housekeeping(now);
+        }
+        Ok(self.inner.memory.lookup(&full, now, max_age))
+    }
+
+    /// Reads `key` through both tiers (no loader): a hit now, or the store read to drive.
+    pub fn lookup(&self, key: &str, max_age: Option<f64>) -> Result<Lookup<V>> {
+        let opts = LoadOptions {
+            max_age,
+            ..Default::default()
+        };
+        Op::start(self, key, &opts, false)
+    }
+
+    /// Reads `key`, loading it when absent: a hit now, or the operation (lead, join, or read
+    /// the store) to drive. See [`crate::load`].
+    pub fn load(&self, key: &str, opts: &LoadOptions<'_>) -> Result<Lookup<V>> {
+        Op::start(self, key, opts, true)
+    }
+
+    /// Removes what other processes changed, and expired entries when the sweep is due.
+    /// Runs on the calling (host) thread.
+    #[cold]
+    pub(crate) fn housekeeping(&self, now: u64) {
+        let m = &self.inner.memory;
+        let sweep = m.expiry.unpoke(now);
+        let (all, keys) = m.invalidations.take();
+        let mut gone: Vec<V> = Vec::new();
+        if all {
+            gone.extend(m.clear(""));
+        }
+        for k in keys {
+            let map = self.inner.flights.lock(&k);
+            if let Some(e) = m.remove(&map, &k, now) {
+                drop(map);
+                gone.push(e.value);
+            }
+        }
+        if sweep {
+            m.sweep(now);
+        }
+        drop(gone);
+    }
+
+    /// Whether `key` has a live value in the in-process tier. Counts neither a hit nor a
+    /// miss.
+    pub fn has_local(&self, key: &str) -> bool {
+        let now = self.now();
+        self.inner
+            .memory
+            .peek_live(&self.full_key(key), now)
+            .is_some()
+    }
+
+    /// Whether `key` has a live value (in either tier). Counts neither a hit nor a miss.
+    pub fn has(&self, key: &str) -> Op<V> {
+        if self.has_local(key) || self.inner.tier.is_none() {
+            return Op::answered(self, Answer::Bool(self.has_local(key)));
+        }
+        Op::has(self, &self.full_key(key))
+    }
+
+    /// Milliseconds until `key` expires (`f64::INFINITY` if never), or `None` when absent.
+    pub fn remaining_ttl(&self, key: &str) -> Op<V> {
+        let full = self.full_key(key);
+        if self.inner.tier.is_some() {
+            return Op::remaining_ttl(self, &full);
+        }
+        let now = self.now();
+        Op::answered(self, Answer::Ms(self.inner.memory.peek_live(&full, now).map(|e| {
+            if e.deadline == NEVER {
+                f64::INFINITY
+            } else {
+                (e.deadline - now) as f64
+            }
+        })))
+    }
+
+    /// The live keys of this cache or namespace (without the namespace's prefix).
+    pub fn keys(&self) -> Op<V> {
+        if self.inner.tier.is_some() {
+            return Op::keys(self);
+        }
+        Op::answered(self, Answer::Keys(self.local_keys()))
+    }
+
+    pub(crate) fn local_keys(&self) -> Vec<String> {
+        self.inner.memory.keys(&self.prefix, self.now())
+    }
+
+    /// Entries in the in-process tier now (expired entries are swept first).
+    pub fn len(&self) -> usize {
+        self.purge_expired();
+        if self.prefix.is_empty() {
+            self.inner.memory.len()
+        } else {
+            self.local_keys().len()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counters since the cache was made (shared by all namespaces of one cache).
+    pub fn stats(&self) -> Stats {
+        self.purge_expired();
+        let m = &self.inner.memory;
+        m.counters.snapshot(m.len() as u64)
+    }
+
+    /// True when the cache and its store answer.
+    pub fn ping(&self) -> Op<V> {
+        if self.inner.tier.is_some() {
+            return Op::ping(self);
+        }
+        Op::answered(self, Answer::Bool(true))
+    }
+
+    /// Visits every value of the in-process tier by reference (for a host's garbage
+    /// collector).
+    pub fn for_each_value(&self, f: impl FnMut(&V)) {
+        self.inner.memory.for_each_value(f)
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /// Stores `value` under `key`, in both tiers. The answer is whether it was stored:
+    /// false for `ttl` 0, an entry over a size limit (counted as `rejected`), or a store
+    /// that did not take it (the in-process tier still has it). Either way the key's
+    /// previous value is gone: the newest write wins. A value a store cannot hold is a
+    /// `wrong_type` error, and then nothing changes.
+    pub fn set_with(&self, key: &str, value: V, ttl: Ttl, host: &mut dyn Host<V>) -> Result<Op<V>> {
+        let ttl = match ttl {
+            Ttl::FromValue => self.inner.memory.expiry.resolve(host.ttl_of(&value)?)?,
+            t => self.inner.memory.expiry.resolve(t.fixed())?,
+        };
+        let size = host.size_of(&value)?;
+        let encoded = match &self.inner.tier {
+            Some(_) => Some(codec::encode(&host.to_shared(&value)?)),
+            None => None,
+        };
+        let full = self.full_key(key);
+        let now = self.now();
+        let deadline = Expiry::deadline(now, ttl);
+        let mut map = self.inner.flights.lock(&full);
+        flight::supersede(&mut map, &full);
+        self.inner.memory.invalidations.bump(&full);
+        let (stored, released) = self
+            .inner
+            .memory
+            .write(&map, &full, value, size, deadline, now, now);
+        drop(map);
+        drop(released);
+        self.after_write(now);
+        let (Some(_), Some(body)) = (&self.inner.tier, encoded) else {
+            return Ok(Op::answered(self, Answer::Bool(stored)));
+        };
+        let too_large = self
+            .inner
+            .memory
+            .bounds
+            .max_value_bytes
+            .is_some_and(|m| body.len() as u64 > m)
+            || self
+                .inner
+                .memory
+                .bounds
+                .max_key_bytes
+                .is_some_and(|m| full.len() as u64 > m);
+        if ttl == 0 || too_large {
+            if too_large && ttl > 0 && stored {
+                self.inner.memory.counters.rejected();
+            }
+            // Nothing is kept, and the previous value must not survive in the store either.
+            return Ok(Op::store_delete(self, &full, Answer::Bool(false)));
+        }
+        let env = self.envelope(body, ttl, 0);
+        Ok(Op::store_set(self, &full, env, stored))
+    }
+
+    /// An envelope for a value written now with `ttl` (ms).
+    pub(crate) fn envelope(&self, body: Vec<u8>, ttl: u64, load_ms: u32) -> Envelope {
+        let now = self.inner.settings.clock.epoch_ms();
+        let fresh_until = if ttl == NEVER {
+            u64::MAX
+        } else {
+            now.saturating_add(ttl)
+        };
+        Envelope {
+            created: now,
+            fresh_until,
+            stale_until: fresh_until,
+            load_ms,
+            body: Body::Value(body),
+        }
+    }
+
+    /// Sets with the size the value reports, and waits for the store (Rust callers).
+    pub fn set(&self, key: &str, value: V, ttl: Option<f64>) -> Result<bool>
+    where
+        V: Cacheable,
+    {
+        let op = self.set_with(key, value, ttl.into(), &mut Plain)?;
+        op.wait(&mut Plain)?.into_bool()
+    }
+
+    /// Removes `key` from both tiers. The answer is whether it had a live value.
+    pub fn del(&self, key: &str) -> Op<V> {
+        let full = self.full_key(key);
+        let now = self.now();
+        let mut map = self.inner.flights.lock(&full);
+        flight::supersede(&mut map, &full);
+        self.inner.memory.invalidations.bump(&full);
+        let removed = self.inner.memory.remove(&map, &full, now);
+        drop(map);
+        let live = removed.as_ref().is_some_and(|e| e.live(now));
+        drop(removed);
+        if self.inner.tier.is_some() {
+            return Op::store_delete(self, &full, Answer::Bool(live));
+        }
+        Op::answered(self, Answer::Bool(live))
+    }
+
+    /// Sets a new TTL on a live key; `ttl` 0 removes it. The answer is whether the key was
+    /// live.
+    pub fn expire(&self, key: &str, ttl: f64) -> Result<Op<V>> {
+        let ttl = parse_ttl("ttl", ttl)?;
+        let ttl = self.inner.memory.expiry.resolve(Some(ttl as f64)).unwrap_or(ttl);
+        let full = self.full_key(key);
+        let now = self.now();
+        let map = self.inner.flights.lock(&full);
+        let local = self.inner.memory.peek_live(&full, now);
+        let mut released = ReleasedEntries::new();
+        let mut was_live = false;
+        if let Some(e) = local {
+            was_live = true;
+            if ttl == 0 {
+                if let Some(old) = self.inner.memory.remove(&map, &full, now) {
+                    released.push((full.as_ref().into(), old));
+                }
+            } else {
+                let deadline = Expiry::deadline(now, ttl);
+                released = self
+                    .inner
+                    .memory
+                    .write(&map, &full, e.value, e.size, deadline, e.born, now)
+                    .1;
+            }
+        }
+        drop(map);
+        drop(released);
+        if self.inner.tier.is_some() {
+            self.inner.memory.invalidations.bump(&full);
+            return Ok(Op::expire(self, &full, ttl, was_live));
+        }
+        Ok(Op::answered(self, Answer::Bool(was_live)))
+    }
+
+    /// Adds `by` to the integer at `key` atomically (across processes with a store); a
+    /// missing key starts at 0 with the default TTL; an existing key keeps its TTL.
+    pub fn incr(&self, key: &str, by: i64, host: &mut dyn Host<V>) -> Result<Op<V>> {
+        let full = self.full_key(key);
+        if self.inner.tier.is_some() {
+            // The store holds the count: this process's copy is dropped, not updated.
+            let now = self.now();
+            let mut map = self.inner.flights.lock(&full);
+            flight::supersede(&mut map, &full);
+            self.inner.memory.invalidations.bump(&full);
+            let old = self.inner.memory.remove(&map, &full, now);
+            drop(map);
+            drop(old);
+            return Ok(Op::incr(self, &full, by));
+        }
+        self.incr_local(&full, by, host).map(|n| Op::answered(self, Answer::Int(n)))
+    }
+
+    pub(crate) fn incr_local(&self, full: &str, by: i64, host: &mut dyn Host<V>) -> Result<i64> {
+        let now = self.now();
+        let mut map = self.inner.flights.lock(full);
+        let (n, deadline) = match self.inner.memory.peek_live(full, now) {
+            Some(e) => {
+                let cur = host.as_integer(&e.value).ok_or_else(|| {
+                    Error::WrongType(format!(
+                        "incr: the value at key {:?} is not an integer",
+                        self.user_key(full)
+                    ))
+                })?;
+                (checked_incr(cur, by)?, e.deadline)
+            }
+            None => {
+                let ttl = self.inner.memory.expiry.resolve(None)?;
+                (by, Expiry::deadline(now, ttl))
+            }
+        };
+        let v = host.from_integer(n)?;
+        let size = host.size_of(&v)?;
+        flight::supersede(&mut map, full);
+        let (_, released) = self
+            .inner
+            .memory
+            .write(&map, full, v, size, deadline, now, now);
+        drop(map);
+        drop(released);
+        Ok(n)
+    }
+
+    /// Removes every key of this cache (or only this namespace's keys), in both tiers.
+    /// Loads in flight for those keys are not stored when they finish.
+    pub fn clear(&self) -> Op<V> {
+        let prefix = &*self.prefix;
+        {
+            let mut maps = self.inner.flights.lock_all();
+            for map in maps.iter_mut() {
+                map.retain(|k, _| !k.starts_with(prefix));
+            }
+        }
+        let gone = self.inner.memory.clear(prefix);
+        drop(gone);
+        if self.inner.tier.is_some() {
+            self.inner.memory.invalidations.changed_all();
+            // This process's copies are gone already; the store's go next.
+            let _ = self.inner.memory.invalidations.take();
+            return Op::clear(self);
+        }
+        Op::answered(self, Answer::Done)
+    }
+
+    /// Removes every expired entry of the in-process tier now. Returns how many.
+    pub fn purge_expired(&self) -> usize {
+        let now = self.now();
+        if self.inner.memory.expiry.sweep_due(now) {
+            self.housekeeping(now);
+        }
+        self.inner.memory.purge_expired(now)
+    }
+
+    pub(crate) fn after_write(&self, now: u64) {
+        if self.inner.memory.expiry.sweep_due(now) {
+            self.housekeeping(now);
+        }
+    }
+
+    /// Writes a loaded or store-read value into the in-process tier, if the flight it
+    /// belongs to is still the key's (no `set`, `del` or `clear` came first) and no other
+    /// process changed the key since `generation` was read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill(
+        &self,
+        full: &str,
+        flight: Option<&Arc<Flight<V>>>,
+        generation: Option<u64>,
+        value: V,
+        size: u64,
+        deadline: u64,
+        born: u64,
+    ) {
+        let now = self.now();
+        let mut map = self.inner.flights.lock(full);
+        let current = match flight {
+            Some(f) => flight::detach(&mut map, full, f),
+            None => !map.contains_key(full),
+        };
+        let unchanged =
+            generation.is_none_or(|g| g == self.inner.memory.invalidations.generation(full));
+        let mut released = ReleasedEntries::new();
+        if current && unchanged {
+            released = self
+                .inner
+                .memory
+                .write(&map, full, value, size, deadline, born, now)
+                .1;
+        }
+        drop(map);
+        drop(released);
+        self.after_write(now);
+    }
+
+    /// Ends a flight without writing (an error, a value not to keep).
+    pub(crate) fn end_flight(&self, full: &str, flight: &Arc<Flight<V>>) {
+        let mut map: parking_lot::MutexGuard<'_, FlightMap<V>> = self.inner.flights.lock(full);
+        flight::detach(&mut map, full, flight);
+    }
+
+    // ---------------------------------------------------------------- Rust callers
+
+    /// The value of `key`, loading it with `loader` when absent: one loader per key however
+    /// many threads ask (and, with a store, however many processes); the others block
+    /// until it finishes (or the load timeout passes). A loader that panics gives every
+    /// caller an error, and nothing is stored.
+    pub fn get_or_load<F>(&self, key: &str, opts: &LoadOptions<'_>, loader: F) -> Result<V>
+    where
+        V: Cacheable,
+        F: FnOnce() -> std::result::Result<V, crate::LoaderError>,
+    {
+        match self.load(key, opts)? {
+            Lookup::Hit(v) => Ok(v),
+            Lookup::Absent => unreachable!("a load with a loader always has an answer"),
+            Lookup::Pending(op) => op.run_blocking(&mut Plain, loader)?.into_value(),
+        }
+    }
+
+    /// Async [`Cache::get_or_load`]: waiting callers await the flight (on any runtime), and
+    /// blocking and async callers of one key share one flight.
+    pub async fn get_or_load_async<F, Fut>(
+        &self,
+        key: &str,
+        opts: &LoadOptions<'_>,
+        loader: F,
+    ) -> Result<V>
+    where
+        V: Cacheable,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<V, crate::LoaderError>>,
+    {
+        match self.load(key, opts)? {
+            Lookup::Hit(v) => Ok(v),
+            Lookup::Absent => unreachable!("a load with a loader always has an answer"),
+            Lookup::Pending(op) => op.run_async(&mut Plain, loader).await?.into_value(),
+        }
+    }
+}
+
+pub(crate) fn checked_incr(cur: i64, by: i64) -> Result<i64> {
+    cur.checked_add(by)
+        .ok_or_else(|| Error::invalid(format!("incr: {cur} + {by} overflows a 64-bit integer")))
+}
+
+/// A value read from a store, decoded for the host: its size and in-process deadline.
+pub(crate) fn from_store<V>(
+    host: &mut dyn Host<V>,
+    value: Value,
+) -> Result<(V, u64)> {
+    let v = host.from_shared(value)?;
+    let size = host.size_of(&v)?;
+    Ok((v, size))
+}

@@ -1,0 +1,1545 @@
+//! [`Op`]: one cache call that needs a loader or the store, as a state machine its caller
+//! drives (see the [module docs](crate::load)).
+//!
+//! The protocol for `get(key, loader)`:
+//!
+//! 1. A fresh value in the in-process tier: the answer (no `Op` is made).
+//! 2. Another caller of this process loads the key: join its flight and wait (bounded by the
+//!    load timeout); if its leader goes away without a result, start over (take it over).
+//! 3. Otherwise lead this process's flight. Without a store: run the loader, store, answer.
+//! 4. With a store: read it. A fresh entry: fill the in-process tier and answer. Else take
+//!    the key's lease. Taken: read once more (another process may have just filled it),
+//!    run the loader while a task renews the lease, write the value only if the lease is
+//!    still ours (a `set` or `del` voids it), answer. Not taken: watch the key, read
+//!    again, and wait for the holder's value or failure; when the lease runs out without
+//!    either (its holder died), take it over.
+//! 5. A store that fails or is slow is skipped: the loader runs here, as without a store.
+//!
+//! Every value the host sees is made on the host's thread inside `step`; store commands
+//! run on the store runtime and hand back bytes.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::cache::{checked_incr, from_store, Cache, Lookup};
+use crate::error::{Error, LoaderError, Result};
+use crate::host::Host;
+use crate::load::flight::{self, Flight, FlightId, Flights, Outcome};
+use crate::load::options::{LoadOptions, Ttl};
+use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
+use crate::pending::{Parker, Pending};
+use crate::store::tier::Tier;
+use crate::store::{LeaseState, StoreResult, KEY_PREFIX};
+use crate::value::envelope::{Body, Envelope};
+use crate::value::{codec, Value};
+
+/// What the caller does next.
+pub enum Step<V> {
+    /// The call's answer.
+    Done(Result<Answer<V>>),
+    /// Run the loader now, on this thread or event loop, and hand its result to
+    /// [`Op::loaded`]; then step again.
+    RunLoader,
+    /// Nothing to do until the waker given to `step` is woken, or until the instant passes
+    /// (a timeout the core will then apply); then step again.
+    Park(Option<Instant>),
+}
+
+/// The answer of a call.
+#[derive(Debug)]
+pub enum Answer<V> {
+    Value(V),
+    Absent,
+    Bool(bool),
+    Int(i64),
+    /// Milliseconds (`f64::INFINITY`: never), or `None` when absent.
+    Ms(Option<f64>),
+    Keys(Vec<String>),
+    Done,
+}
+
+impl<V> Answer<V> {
+    fn mismatch(&self, want: &str) -> Error {
+        Error::invalid(format!("internal: expected {want}, got {}", self.name()))
+    }
+    fn name(&self) -> &'static str {
+        match self {
+            Answer::Value(_) => "a value",
+            Answer::Absent => "nothing",
+            Answer::Bool(_) => "a boolean",
+            Answer::Int(_) => "an integer",
+            Answer::Ms(_) => "milliseconds",
+            Answer::Keys(_) => "keys",
+            Answer::Done => "done",
+        }
+    }
+    pub fn into_value(self) -> Result<V> {
+        match self {
+            Answer::Value(v) => Ok(v),
+            other => Err(other.mismatch("a value")),
+        }
+    }
+    pub fn into_option(self) -> Result<Option<V>> {
+        match self {
+            Answer::Value(v) => Ok(Some(v)),
+            Answer::Absent => Ok(None),
+            other => Err(other.mismatch("a value or nothing")),
+        }
+    }
+    pub fn into_bool(self) -> Result<bool> {
+        match self {
+            Answer::Bool(b) => Ok(b),
+            other => Err(other.mismatch("a boolean")),
+        }
+    }
+    pub fn into_int(self) -> Result<i64> {
+        match self {
+            Answer::Int(n) => Ok(n),
+            other => Err(other.mismatch("an integer")),
+        }
+    }
+    pub fn into_ms(self) -> Result<Option<f64>> {
+        match self {
+            Answer::Ms(m) => Ok(m),
+            other => Err(other.mismatch("milliseconds")),
+        }
+    }
+    pub fn into_keys(self) -> Result<Vec<String>> {
+        match self {
+            Answer::Keys(k) => Ok(k),
+            other => Err(other.mismatch("keys")),
+        }
+    }
+}
+
+/// How a value was served: what a platform shows as the "Cached" badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A fresh value was there.
+    Hit,
+    /// Nothing was there and there was no loader.
+    Miss,
+    /// This call ran the loader.
+    Loaded,
+    /// This call waited for another caller's load (in this process or another).
+    Joined,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Memory,
+    Store,
+    Loader,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    pub status: Status,
+    pub source: Source,
+}
+
+/// How long a waiter for another process's load sleeps between reads when no announcement
+/// comes (the bounded polling behind the store's notifications).
+const REMOTE_POLL: Duration = Duration::from_millis(100);
+/// How long a failure record stays, so that the waiters of every process read it.
+const FAILURE_RECORD_MS: u64 = 1_000;
+
+type Get = Pending<StoreResult<Option<Vec<u8>>>>;
+
+/// A store command's answer, made on the store runtime: plain data, no host value.
+enum Reply {
+    Bool(bool),
+    Int(i64),
+    Ms(Option<f64>),
+    Keys(Vec<String>),
+    Done,
+    Failed(Error),
+}
+
+/// What a command answers when the store fails.
+enum Fallback {
+    Bool(bool),
+    /// `true` when the store's answer is to be or-ed with this one (`del`: the copy here
+    /// was live).
+    OrBool(bool),
+    LocalTtl,
+    LocalKeys,
+    LocalIncr(i64),
+    Done,
+}
+
+struct LeaseHold {
+    token: u64,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for LeaseHold {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+enum Lead<V> {
+    StoreRead(Get),
+    Lease {
+        token: u64,
+        pending: Pending<StoreResult<LeaseState>>,
+    },
+    Reread {
+        lease: LeaseHold,
+        pending: Get,
+    },
+    Remote {
+        watch: Pending<()>,
+        read: Option<Get>,
+        lease_until: Instant,
+    },
+    Loader {
+        lease: Option<LeaseHold>,
+        /// False when the store holds something this version must not overwrite.
+        write_store: bool,
+        started: Instant,
+        counted: bool,
+        result: Option<std::result::Result<V, LoaderError>>,
+    },
+    Filling {
+        lease: LeaseHold,
+        value: V,
+        size: u64,
+        deadline: u64,
+        pending: Pending<StoreResult<bool>>,
+    },
+}
+
+enum Phase<V> {
+    Start,
+    Joined {
+        flight: Arc<Flight<V>>,
+        deadline: Option<Instant>,
+    },
+    Leading {
+        flight: Arc<Flight<V>>,
+        lead: Lead<V>,
+    },
+}
+
+struct Load<V> {
+    ttl: Ttl,
+    max_age: Option<u64>,
+    timeout: Option<Duration>,
+    within: Vec<FlightId>,
+    has_loader: bool,
+    /// When this caller started waiting (for the load timeout).
+    started: Instant,
+    phase: Phase<V>,
+}
+
+enum State<V> {
+    Answered(Option<Result<Answer<V>>>),
+    Command {
+        pending: Pending<StoreResult<Reply>>,
+        fallback: Fallback,
+    },
+    Read {
+        pending: Get,
+        generation: u64,
+        max_age: Option<u64>,
+    },
+    Load(Box<Load<V>>),
+}
+
+/// One call that needs a loader or the store. Drive it with [`Op::step`] on the thread
+/// (or event loop) that made it; drop it to abandon it (a load it leads is then taken
+/// over by one of its waiters).
+pub struct Op<V: Clone + 'static> {
+    cache: Cache<V>,
+    full: Box<str>,
+    state: State<V>,
+    served: Served,
+}
+
+fn token() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    RandomState::new().hash_one((n, std::process::id())) | 1
+}
+
+impl<V: Clone + 'static> Op<V> {
+    /// An operation whose answer is already known.
+    pub fn answered(cache: &Cache<V>, answer: Answer<V>) -> Op<V> {
+        Op {
+            cache: cache.clone(),
+            full: "".into(),
+            state: State::Answered(Some(Ok(answer))),
+            served: Served {
+                status: Status::Hit,
+                source: Source::Memory,
+            },
+        }
+    }
+
+    fn with(cache: &Cache<V>, full: &str, state: State<V>) -> Op<V> {
+        Op {
+            cache: cache.clone(),
+            full: full.into(),
+            state,
+            served: Served {
+                status: Status::Miss,
+                source: Source::Memory,
+            },
+        }
+    }
+
+    fn tier(&self) -> &Tier {
+        self.cache
+            .inner
+            .tier
+            .as_ref()
+            .expect("store commands are made only with a store")
+    }
+
+    fn command<F>(cache: &Cache<V>, full: &str, fallback: Fallback, f: F) -> Op<V>
+    where
+        F: FnOnce(Arc<dyn crate::store::Store>, String) -> crate::store::BoxFuture<'static, StoreResult<Reply>>
+            + Send
+            + 'static,
+    {
+        let tier = cache.inner.tier.as_ref().expect("a store");
+        let key = Tier::key(full);
+        let pending = tier.call(move |s| f(s, key));
+        Op::with(cache, full, State::Command { pending, fallback })
+    }
+
+    pub(crate) fn store_set(cache: &Cache<V>, full: &str, env: Envelope, stored_here: bool) -> Op<V> {
+        let reclaim = reclaim_at(&env);
+        let bytes = env.encode();
+        Op::command(cache, full, Fallback::Bool(false), move |s, key| {
+            Box::pin(async move {
+                s.set(&key, bytes, reclaim).await?;
+                Ok(Reply::Bool(stored_here))
+            })
+        })
+    }
+
+    pub(crate) fn store_delete(cache: &Cache<V>, full: &str, answer: Answer<V>) -> Op<V> {
+        let (fallback, fixed) = match answer {
+            Answer::Bool(b) => (Fallback::OrBool(b), None),
+            _ => (Fallback::Bool(false), Some(false)),
+        };
+        let local = matches!(fallback, Fallback::OrBool(true));
+        Op::command(cache, full, fallback, move |s, key| {
+            Box::pin(async move {
+                let had = s.delete(&key).await?;
+                Ok(Reply::Bool(fixed.unwrap_or(had || local)))
+            })
+        })
+    }
+
+    pub(crate) fn has(cache: &Cache<V>, full: &str) -> Op<V> {
+        let clock = cache.clock().clone();
+        Op::command(cache, full, Fallback::Bool(false), move |s, key| {
+            Box::pin(async move {
+                let now = clock.epoch_ms();
+                Ok(Reply::Bool(s.get(&key).await?.is_some_and(|b| {
+                    matches!(Envelope::decode(&b), Ok(e) if matches!(e.body, Body::Value(_)) && e.is_fresh(now))
+                })))
+            })
+        })
+    }
+
+    pub(crate) fn remaining_ttl(cache: &Cache<V>, full: &str) -> Op<V> {
+        let clock = cache.clock().clone();
+        Op::command(cache, full, Fallback::LocalTtl, move |s, key| {
+            Box::pin(async move {
+                let now = clock.epoch_ms();
+                let left = s.get(&key).await?.and_then(|b| match Envelope::decode(&b) {
+                    Ok(e) if matches!(e.body, Body::Value(_)) && e.is_fresh(now) => {
+                        Some(match e.remaining(now) {
+                            u64::MAX => f64::INFINITY,
+                            n => n as f64,
+                        })
+                    }
+                    _ => None,
+                });
+                Ok(Reply::Ms(left))
+            })
+        })
+    }
+
+    pub(crate) fn keys(cache: &Cache<V>) -> Op<V> {
+        let clock = cache.clock().clone();
+        let prefix = format!("{KEY_PREFIX}{}", cache.prefix);
+        let full = cache.prefix.to_string();
+        let tier = cache.inner.tier.as_ref().expect("a store");
+        let pending = tier.call(move |s| {
+            Box::pin(async move {
+                let now = clock.epoch_ms();
+                let keys = s.keys(&prefix, now).await?;
+                Ok(Reply::Keys(
+                    keys.into_iter()
+                        .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+                        .collect(),
+                ))
+            })
+        });
+        Op::with(
+            cache,
+            &full,
+            State::Command {
+                pending,
+                fallback: Fallback::LocalKeys,
+            },
+        )
+    }
+
+    pub(crate) fn clear(cache: &Cache<V>) -> Op<V> {
+        let prefix = format!("{KEY_PREFIX}{}", cache.prefix);
+        let tier = cache.inner.tier.as_ref().expect("a store");
+        let pending = tier.call(move |s| {
+            Box::pin(async move {
+                s.clear(&prefix).await?;
+                Ok(Reply::Done)
+            })
+        });
+        Op::with(
+            cache,
+            "",
+            State::Command {
+                pending,
+                fallback: Fallback::Done,
+            },
+        )
+    }
+
+    pub(crate) fn ping(cache: &Cache<V>) -> Op<V> {
+        let tier = cache.inner.tier.as_ref().expect("a store");
+        let pending = tier.call(move |s| {
+            Box::pin(async move {
+                s.ping().await?;
+                Ok(Reply::Bool(true))
+            })
+        });
+        Op::with(
+            cache,
+            "",
+            State::Command {
+                pending,
+                fallback: Fallback::Bool(false),
+            },
+        )
+    }
+
+    pub(crate) fn expire(cache: &Cache<V>, full: &str, ttl: u64, was_live: bool) -> Op<V> {
+        let clock = cache.clock().clone();
+        Op::command(cache, full, Fallback::Bool(was_live), move |s, key| {
+            Box::pin(async move {
+                loop {
+                    let now = clock.epoch_ms();
+                    let Some(old) = s.get(&key).await? else {
+                        return Ok(Reply::Bool(false));
+                    };
+                    let env = match Envelope::decode(&old) {
+                        Ok(e) if matches!(e.body, Body::Value(_)) && e.is_fresh(now) => e,
+                        _ => return Ok(Reply::Bool(false)),
+                    };
+                    if ttl == 0 {
+                        s.delete(&key).await?;
+                        return Ok(Reply::Bool(true));
+                    }
+                    let fresh_until = if ttl == NEVER {
+                        u64::MAX
+                    } else {
+                        now.saturating_add(ttl)
+                    };
+                    let new = Envelope {
+                        fresh_until,
+                        stale_until: fresh_until,
+                        ..env
+                    };
+                    let reclaim = reclaim_at(&new);
+                    if s.compare_and_set(&key, Some(old), new.encode(), reclaim).await? {
+                        return Ok(Reply::Bool(true));
+                    }
+                }
+            })
+        })
+    }
+
+    pub(crate) fn incr(cache: &Cache<V>, full: &str, by: i64) -> Op<V> {
+        let clock = cache.clock().clone();
+        let default_ttl = cache.inner.memory.expiry.resolve(None).unwrap_or(NEVER);
+        let user_key = cache.user_key(full).to_string();
+        Op::command(cache, full, Fallback::LocalIncr(by), move |s, key| {
+            Box::pin(async move {
+                loop {
+                    let now = clock.epoch_ms();
+                    let old = s.get(&key).await?;
+                    let current = old.as_deref().map(Envelope::decode);
+                    let (n, base) = match current {
+                        Some(Ok(e)) if matches!(e.body, Body::Value(_)) && e.is_fresh(now) => {
+                            match e.value() {
+                                Some(Value::Int(cur)) => match checked_incr(cur, by) {
+                                    Ok(n) => (n, Some(e)),
+                                    Err(err) => return Ok(Reply::Failed(err)),
+                                },
+                                _ => {
+                                    return Ok(Reply::Failed(Error::WrongType(format!(
+                                        "incr: the value at key {user_key:?} is not an integer"
+                                    ))))
+                                }
+                            }
+                        }
+                        _ => (by, None),
+                    };
+                    let body = codec::encode(&Value::Int(n));
+                    let env = match base {
+                        Some(e) => Envelope {
+                            body: Body::Value(body),
+                            ..e
+                        },
+                        None => {
+                            let fresh_until = if default_ttl == NEVER {
+                                u64::MAX
+                            } else {
+                                now.saturating_add(default_ttl)
+                            };
+                            Envelope {
+                                created: now,
+                                fresh_until,
+                                stale_until: fresh_until,
+                                load_ms: 0,
+                                body: Body::Value(body),
+                            }
+                        }
+                    };
+                    let reclaim = reclaim_at(&env);
+                    if s.compare_and_set(&key, old, env.encode(), reclaim).await? {
+                        return Ok(Reply::Int(n));
+                    }
+                }
+            })
+        })
+    }
+
+    /// Starts `get` (with or without a loader): a hit or a plain miss now, or the
+    /// operation that finds the answer.
+    pub(crate) fn start(
+        cache: &Cache<V>,
+        key: &str,
+        opts: &LoadOptions<'_>,
+        has_loader: bool,
+    ) -> Result<Lookup<V>> {
+        let max_age = opts.max_age.map(|m| parse_ttl("max_age", m)).transpose()?;
+        let ttl = match opts.ttl {
+            Ttl::Ms(ms) => Ttl::Ms(cache.inner.memory.expiry.resolve(Some(ms))? as f64),
+            t => t,
+        };
+        let timeout = match opts.timeout {
+            Some(t) => Some(Duration::from_millis(parse_ttl("timeout", t)?)),
+            None => cache.inner.settings.load_timeout,
+        };
+        let full = cache.full_key(key);
+        let now = cache.now();
+        let memory = &cache.inner.memory;
+        if memory.expiry.sweep_due(now) {
+            cache.housekeeping(now);
+        }
+        if let Some(v) = memory.lookup(&full, now, max_age) {
+            return Ok(Lookup::Hit(v));
+        }
+        if !has_loader {
+            let Some(tier) = cache.inner.tier.as_ref() else {
+                return Ok(Lookup::Absent);
+            };
+            let generation = memory.invalidations.generation(&full);
+            let skey = Tier::key(&full);
+            let pending = tier.call(move |s| Box::pin(async move { s.get(&skey).await }));
+            return Ok(Lookup::Pending(Op::with(
+                cache,
+                &full,
+                State::Read {
+                    pending,
+                    generation,
+                    max_age,
+                },
+            )));
+        }
+        Ok(Lookup::Pending(Op::with(
+            cache,
+            &full,
+            State::Load(Box::new(Load {
+                ttl,
+                max_age,
+                timeout,
+                within: opts.within.to_vec(),
+                has_loader,
+                started: Instant::now(),
+                phase: Phase::Start,
+            })),
+        )))
+    }
+
+    /// How the answer was served (meaningful once `step` is done).
+    pub fn served(&self) -> Served {
+        self.served
+    }
+
+    /// The flight this operation leads, if it leads one: async hosts keep it in their task's
+    /// context so that a loader asking for its own key is told so.
+    pub fn flight_id(&self) -> Option<FlightId> {
+        match &self.state {
+            State::Load(l) => match &l.phase {
+                Phase::Leading { flight, .. } => Some(flight.id),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Runs `f` (a synchronous loader) marked as this operation's loader on this thread,
+    /// so that a call for the same key from inside it is `reentrant`.
+    pub fn run_loader<R>(&self, f: impl FnOnce() -> R) -> R {
+        match self.flight_id() {
+            Some(id) => flight::run_as_leader(id, f),
+            None => f(),
+        }
+    }
+
+    /// Hands over the loader's result (after [`Step::RunLoader`]).
+    pub fn loaded(&mut self, result: std::result::Result<V, LoaderError>) {
+        if let State::Load(l) = &mut self.state {
+            if let Phase::Leading {
+                lead: Lead::Loader { result: slot, .. },
+                ..
+            } = &mut l.phase
+            {
+                *slot = Some(result);
+            }
+        }
+    }
+
+    /// Ends a load whose loader panicked or was cancelled: every waiter gets a
+    /// `loader_aborted` error.
+    pub fn abort(&mut self, message: impl Into<String>) -> Error {
+        let e = Error::LoaderAborted {
+            key: self.cache.user_key(&self.full).to_string(),
+            message: message.into(),
+        };
+        if let State::Load(l) = &mut self.state {
+            if let Phase::Leading { flight, lead } = &mut l.phase {
+                let flight = flight.clone();
+                if let Lead::Loader { lease, .. } = lead {
+                    if let Some(hold) = lease.take() {
+                        self.release_lease(hold, None);
+                    }
+                }
+                self.cache.inner.memory.counters.load_error();
+                self.cache.end_flight(&self.full, &flight);
+                flight.publish(Outcome::Error(e.clone()));
+            }
+        }
+        self.state = State::Answered(None);
+        e
+    }
+
+    /// Advances the operation. `host` converts values, on this thread; `waker` is woken
+    /// when a [`Step::Park`] may be over.
+    pub fn step(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Step<V> {
+        loop {
+            let next = match &mut self.state {
+                State::Answered(a) => {
+                    return Step::Done(a.take().unwrap_or_else(|| {
+                        Err(Error::invalid("this operation has already answered"))
+                    }))
+                }
+                State::Command { pending, fallback } => match pending.try_take() {
+                    None => {
+                        pending.park(waker);
+                        if pending.is_ready() {
+                            continue;
+                        }
+                        return Step::Park(None);
+                    }
+                    Some(r) => {
+                        let fallback = std::mem::replace(fallback, Fallback::Done);
+                        let answer = self.finish_command(r, fallback, host);
+                        State::Answered(Some(answer))
+                    }
+                },
+                State::Read {
+                    pending,
+                    generation,
+                    max_age,
+                } => match pending.try_take() {
+                    None => {
+                        pending.park(waker);
+                        if pending.is_ready() {
+                            continue;
+                        }
+                        return Step::Park(None);
+                    }
+                    Some(r) => {
+                        let (generation, max_age) = (*generation, *max_age);
+                        let answer = match self.from_store_read(r, max_age, host, false) {
+                            Some((v, size, deadline, born)) => {
+                                self.cache.fill(
+                                    &self.full,
+                                    None,
+                                    Some(generation),
+                                    v.clone(),
+                                    size,
+                                    deadline,
+                                    born,
+                                );
+                                self.served = Served {
+                                    status: Status::Hit,
+                                    source: Source::Store,
+                                };
+                                Answer::Value(v)
+                            }
+                            None => Answer::Absent,
+                        };
+                        State::Answered(Some(Ok(answer)))
+                    }
+                },
+                State::Load(_) => match self.step_load(host, waker) {
+                    Some(step) => return step,
+                    None => continue,
+                },
+            };
+            self.state = next;
+        }
+    }
+
+    fn finish_command(
+        &mut self,
+        r: StoreResult<Reply>,
+        fallback: Fallback,
+        host: &mut dyn Host<V>,
+    ) -> Result<Answer<V>> {
+        match r {
+            Ok(Reply::Bool(b)) => Ok(Answer::Bool(b)),
+            Ok(Reply::Int(n)) => Ok(Answer::Int(n)),
+            Ok(Reply::Ms(m)) => Ok(Answer::Ms(m)),
+            Ok(Reply::Keys(k)) => Ok(Answer::Keys(k)),
+            Ok(Reply::Done) => Ok(Answer::Done),
+            Ok(Reply::Failed(e)) => Err(e),
+            // The store failed: answer from this process, as if there were no store.
+            Err(_) => Ok(match fallback {
+                Fallback::Bool(b) | Fallback::OrBool(b) => Answer::Bool(b),
+                Fallback::Done => Answer::Done,
+                Fallback::LocalKeys => Answer::Keys(self.cache_at_prefix().local_keys()),
+                Fallback::LocalTtl => {
+                    let now = self.cache.now();
+                    Answer::Ms(self.cache.inner.memory.peek_live(&self.full, now).map(|e| {
+                        if e.deadline == NEVER {
+                            f64::INFINITY
+                        } else {
+                            (e.deadline - now) as f64
+                        }
+                    }))
+                }
+                Fallback::LocalIncr(by) => {
+                    Answer::Int(self.cache.incr_local(&self.full, by, host)?)
+                }
+            }),
+        }
+    }
+
+    fn cache_at_prefix(&self) -> Cache<V> {
+        self.cache.clone()
+    }
+
+    /// A value from a store read: decoded on this thread, with its size and in-process
+    /// deadline; `None` for nothing usable. `waiting` accepts a hand-off (a `ttl` 0 value
+    /// for the waiters of the load that made it).
+    fn from_store_read(
+        &self,
+        r: StoreResult<Option<Vec<u8>>>,
+        max_age: Option<u64>,
+        host: &mut dyn Host<V>,
+        waiting: bool,
+    ) -> Option<(V, u64, u64, u64)> {
+        let counters = &self.cache.inner.memory.counters;
+        let bytes = r.ok()??;
+        let env = Envelope::decode(&bytes).ok()?;
+        let epoch = self.cache.clock().epoch_ms();
+        let usable = match &env.body {
+            Body::Value(_) => {
+                env.is_fresh(epoch)
+                    && max_age.is_none_or(|m| epoch.saturating_sub(env.created) < m)
+            }
+            Body::Handoff(_) => waiting,
+            Body::Failure { .. } => false,
+        };
+        if !usable {
+            counters.store_miss();
+            return None;
+        }
+        let value = env.value()?;
+        let (v, size) = from_store(host, value).ok()?;
+        counters.store_hit();
+        let now = self.cache.now();
+        let deadline = match &env.body {
+            Body::Handoff(_) => now,
+            _ => match env.remaining(epoch) {
+                u64::MAX => NEVER,
+                left => now.saturating_add(left),
+            },
+        };
+        let born = now.saturating_sub(epoch.saturating_sub(env.created));
+        Some((v, size, deadline, born))
+    }
+
+    /// One step of a load; `None` to be called again at once.
+    fn step_load(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Option<Step<V>> {
+        let State::Load(load) = &mut self.state else {
+            unreachable!()
+        };
+        match &mut load.phase {
+            Phase::Start => {
+                let _ = load.has_loader;
+                let r = self.begin(host);
+                r.map(|a| Step::Done(Ok(a)))
+            }
+            Phase::Joined { flight, deadline } => match flight.poll(Some(waker)) {
+                Some(Outcome::Value(v)) => {
+                    self.served = Served {
+                        status: Status::Joined,
+                        source: Source::Loader,
+                    };
+                    self.state = State::Answered(None);
+                    Some(Step::Done(Ok(Answer::Value(v))))
+                }
+                Some(Outcome::Error(e)) => {
+                    self.state = State::Answered(None);
+                    Some(Step::Done(Err(e)))
+                }
+                Some(Outcome::Abandoned) => {
+                    load.phase = Phase::Start;
+                    None
+                }
+                None => {
+                    let d = *deadline;
+                    if d.is_some_and(|d| Instant::now() >= d) {
+                        let e = Error::Timeout {
+                            key: flight.key.to_string(),
+                            ms: load.timeout.map_or(0, |t| t.as_millis() as u64),
+                        };
+                        self.state = State::Answered(None);
+                        return Some(Step::Done(Err(e)));
+                    }
+                    Some(Step::Park(d))
+                }
+            },
+            Phase::Leading { .. } => self.step_lead(host, waker),
+        }
+    }
+
+    /// Joins or leads this process's flight for the key.
+    fn begin(&mut self, host: &mut dyn Host<V>) -> Option<Answer<V>> {
+        let _ = host;
+        let cache = self.cache.clone();
+        let State::Load(load) = &mut self.state else {
+            unreachable!()
+        };
+        let now = cache.now();
+        let user_key = cache.user_key(&self.full).to_string();
+        let mut map = cache.inner.flights.lock(&self.full);
+        // A load may have finished since the lookup.
+        if let Some(e) = cache.inner.memory.peek_fresh(&self.full, now, load.max_age) {
+            drop(map);
+            self.state = State::Answered(None);
+            self.served = Served {
+                status: Status::Hit,
+                source: Source::Memory,
+            };
+            return Some(Answer::Value(e.value));
+        }
+        if let Some(f) = map.get(&*self.full) {
+            if f.orphaned() || f.is_done() {
+                map.remove(&*self.full);
+            } else {
+                if load.within.contains(&f.id) || flight::leading_here(f.id) {
+                    drop(map);
+                    self.state = State::Answered(Some(Err(Error::Reentrant { key: user_key })));
+                    return None;
+                }
+                load.phase = Phase::Joined {
+                    flight: f.clone(),
+                    deadline: load.timeout.map(|t| load.started + t),
+                };
+                return None;
+            }
+        }
+        let flight = Flights::start(&mut map, &self.full, &user_key);
+        drop(map);
+        let lead = match &cache.inner.tier {
+            Some(tier) if tier.available() => {
+                let key = Tier::key(&self.full);
+                Lead::StoreRead(tier.call(move |s| Box::pin(async move { s.get(&key).await })))
+            }
+            _ => Lead::Loader {
+                lease: None,
+                write_store: true,
+                started: Instant::now(),
+                counted: false,
+                result: None,
+            },
+        };
+        load.phase = Phase::Leading { flight, lead };
+        None
+    }
+
+    fn step_lead(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Option<Step<V>> {
+        let State::Load(load) = &mut self.state else {
+            unreachable!()
+        };
+        let max_age = load.max_age;
+        let timeout_at = load.timeout.map(|t| load.started + t);
+        let Phase::Leading { flight, lead } = &mut load.phase else {
+            unreachable!()
+        };
+        let flight = flight.clone();
+        match lead {
+            Lead::StoreRead(p) => {
+                let Some(r) = poll(p, waker) else {
+                    return Some(Step::Park(None));
+                };
+                let failed = r.is_err();
+                let foreign = matches!(&r, Ok(Some(b)) if matches!(
+                    Envelope::decode(b),
+                    Err(crate::value::envelope::EnvelopeError::Foreign
+                        | crate::value::envelope::EnvelopeError::NewerVersion(_))
+                ));
+                if let Some(found) = self.from_store_read(r, max_age, host, false) {
+                    return Some(self.lead_done_from_store(&flight, found, Status::Hit));
+                }
+                let next = if failed || foreign {
+                    Lead::Loader {
+                        lease: None,
+                        write_store: !foreign,
+                        started: Instant::now(),
+                        counted: false,
+                        result: None,
+                    }
+                } else {
+                    self.take_lease()
+                };
+                self.set_lead(next);
+                None
+            }
+            Lead::Lease { token, pending } => {
+                let token = *token;
+                let Some(r) = poll(pending, waker) else {
+                    return Some(Step::Park(None));
+                };
+                let next = match r {
+                    Ok(LeaseState::Acquired) => {
+                        let hold = self.hold_lease(token);
+                        let key = Tier::key(&self.full);
+                        let pending = self
+                            .tier()
+                            .call(move |s| Box::pin(async move { s.get(&key).await }));
+                        Lead::Reread {
+                            lease: hold,
+                            pending,
+                        }
+                    }
+                    Ok(LeaseState::Held { remaining_ms }) => {
+                        self.watch_remote(Instant::now() + Duration::from_millis(remaining_ms + 1))
+                    }
+                    Err(_) => Lead::Loader {
+                        lease: None,
+                        write_store: true,
+                        started: Instant::now(),
+                        counted: false,
+                        result: None,
+                    },
+                };
+                self.set_lead(next);
+                None
+            }
+            Lead::Reread { pending, .. } => {
+                let Some(r) = poll(pending, waker) else {
+                    return Some(Step::Park(None));
+                };
+                let found = self.from_store_read(r, max_age, host, false);
+                let Lead::Reread { lease, .. } = self.take_lead() else {
+                    unreachable!()
+                };
+                if let Some(found) = found {
+                    self.release_lease(lease, None);
+                    return Some(self.lead_done_from_store(&flight, found, Status::Hit));
+                }
+                self.set_lead(Lead::Loader {
+                    lease: Some(lease),
+                    write_store: true,
+                    started: Instant::now(),
+                    counted: false,
+                    result: None,
+                });
+                None
+            }
+            Lead::Remote {
+                read, lease_until, ..
+            } => {
+                if let Some(p) = read {
+                    let Some(r) = poll(p, waker) else {
+                        return Some(Step::Park(timeout_at));
+                    };
+                    *read = None;
+                    let lease_until = *lease_until;
+                    let failure = match &r {
+                        Ok(Some(b)) => match Envelope::decode(b) {
+                            Ok(Envelope {
+                                body: Body::Failure { type_name, message },
+                                fresh_until,
+                                ..
+                            }) if fresh_until > self.cache.clock().epoch_ms() => {
+                                Some(LoaderError::remote(type_name, message))
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(le) = failure {
+                        let e = Error::Loader(le);
+                        return Some(self.lead_failed(&flight, e, false));
+                    }
+                    let store_failed = r.is_err();
+                    if let Some(found) = self.from_store_read(r, max_age, host, true) {
+                        self.cache.inner.memory.counters.remote_load_joined();
+                        return Some(self.lead_done_from_store(&flight, found, Status::Joined));
+                    }
+                    if store_failed {
+                        self.set_lead(Lead::Loader {
+                            lease: None,
+                            write_store: true,
+                            started: Instant::now(),
+                            counted: false,
+                            result: None,
+                        });
+                        return None;
+                    }
+                    if Instant::now() >= lease_until {
+                        // The holder's lease ran out without a value: take the load over.
+                        let next = self.take_lease();
+                        self.set_lead(next);
+                        return None;
+                    }
+                }
+                if timeout_at.is_some_and(|d| Instant::now() >= d) {
+                    let e = Error::Timeout {
+                        key: flight.key.to_string(),
+                        ms: load_timeout_ms(&self.state),
+                    };
+                    return Some(self.lead_failed(&flight, e, false));
+                }
+                let Lead::Remote { watch, lease_until, .. } = self.lead_mut() else {
+                    unreachable!()
+                };
+                let lease_until = *lease_until;
+                if poll(watch, waker).is_none() && Instant::now() < lease_until {
+                    let until = match timeout_at {
+                        Some(t) => t.min(lease_until),
+                        None => lease_until,
+                    };
+                    return Some(Step::Park(Some(until)));
+                }
+                let next = self.watch_remote(lease_until);
+                self.set_lead(next);
+                None
+            }
+            Lead::Loader {
+                result, counted, ..
+            } => {
+                if !*counted {
+                    *counted = true;
+                    self.cache.inner.memory.counters.load();
+                    self.served = Served {
+                        status: Status::Loaded,
+                        source: Source::Loader,
+                    };
+                    return Some(Step::RunLoader);
+                }
+                let Some(result) = result.take() else {
+                    return Some(Step::RunLoader);
+                };
+                Some(self.after_loader(&flight, result, host))
+            }
+            Lead::Filling { pending, .. } => {
+                let Some(r) = poll(pending, waker) else {
+                    return Some(Step::Park(None));
+                };
+                let Lead::Filling {
+                    value,
+                    size,
+                    deadline,
+                    ..
+                } = self.take_lead()
+                else {
+                    unreachable!()
+                };
+                // Refused (a `set` or `del` voided the lease): the callers get the value, but
+                // it is not kept, here either. A store failure: kept here.
+                if !matches!(r, Ok(false)) {
+                    let now = self.cache.now();
+                    self.cache
+                        .fill(&self.full, Some(&flight), None, value.clone(), size, deadline, now);
+                } else {
+                    self.cache.end_flight(&self.full, &flight);
+                }
+                flight.publish(Outcome::Value(value.clone()));
+                self.state = State::Answered(None);
+                Some(Step::Done(Ok(Answer::Value(value))))
+            }
+        }
+    }
+
+    fn lead_mut(&mut self) -> &mut Lead<V> {
+        match &mut self.state {
+            State::Load(l) => match &mut l.phase {
+                Phase::Leading { lead, .. } => lead,
+                _ => unreachable!(),
+            },
+            _ => unreachable!(),
+        }
+    }
+
+    fn set_lead(&mut self, next: Lead<V>) {
+        *self.lead_mut() = next;
+    }
+
+    fn take_lead(&mut self) -> Lead<V> {
+        std::mem::replace(
+            self.lead_mut(),
+            Lead::Loader {
+                lease: None,
+                write_store: false,
+                started: Instant::now(),
+                counted: true,
+                result: None,
+            },
+        )
+    }
+
+    fn take_lease(&self) -> Lead<V> {
+        let token = token();
+        let key = Tier::key(&self.full);
+        let ttl = self.tier().lease_ms();
+        let pending = self
+            .tier()
+            .call(move |s| Box::pin(async move { s.lease(&key, token, ttl).await }));
+        Lead::Lease { token, pending }
+    }
+
+    /// Keeps the lease alive while the loader runs: renewed every third of its length, by a
+    /// task that stops when the hold is dropped.
+    fn hold_lease(&self, token: u64) -> LeaseHold {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tier = self.tier();
+        let ttl = tier.lease_ms();
+        let key = Tier::key(&self.full);
+        let flag = stop.clone();
+        let every = Duration::from_millis((ttl / 3).max(1));
+        tier.detach(move |s| {
+            Box::pin(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if flag.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    match s.renew(&key, token, ttl).await {
+                        Ok(true) => {}
+                        _ => return Ok(()),
+                    }
+                }
+            })
+        });
+        LeaseHold { token, stop }
+    }
+
+    fn release_lease(&self, hold: LeaseHold, failure: Option<(Vec<u8>, u64)>) {
+        let key = Tier::key(&self.full);
+        let token = hold.token;
+        drop(hold);
+        self.tier().detach(move |s| {
+            Box::pin(async move { s.release(&key, token, failure).await })
+        });
+    }
+
+    /// Waits for another process's load: watch first, then read, so that no announcement
+    /// between the two is missed.
+    fn watch_remote(&self, lease_until: Instant) -> Lead<V> {
+        let tier = self.tier();
+        let key = Tier::key(&self.full);
+        let left = lease_until.saturating_duration_since(Instant::now());
+        let watch = tier.watch(&key, left.min(REMOTE_POLL).max(Duration::from_millis(1)));
+        let read = tier.call(move |s| Box::pin(async move { s.get(&key).await }));
+        Lead::Remote {
+            watch,
+            read: Some(read),
+            lease_until,
+        }
+    }
+
+    fn lead_done_from_store(
+        &mut self,
+        flight: &Arc<Flight<V>>,
+        (v, size, deadline, born): (V, u64, u64, u64),
+        status: Status,
+    ) -> Step<V> {
+        self.cache
+            .fill(&self.full, Some(flight), None, v.clone(), size, deadline, born);
+        flight.publish(Outcome::Value(v.clone()));
+        self.served = Served {
+            status,
+            source: Source::Store,
+        };
+        self.state = State::Answered(None);
+        Step::Done(Ok(Answer::Value(v)))
+    }
+
+    fn lead_failed(&mut self, flight: &Arc<Flight<V>>, e: Error, count: bool) -> Step<V> {
+        if count {
+            self.cache.inner.memory.counters.load_error();
+        }
+        self.cache.end_flight(&self.full, flight);
+        flight.publish(Outcome::Error(e.clone()));
+        self.state = State::Answered(None);
+        Step::Done(Err(e))
+    }
+
+    fn after_loader(
+        &mut self,
+        flight: &Arc<Flight<V>>,
+        result: std::result::Result<V, LoaderError>,
+        host: &mut dyn Host<V>,
+    ) -> Step<V> {
+        let Lead::Loader {
+            lease,
+            write_store,
+            started,
+            ..
+        } = self.take_lead()
+        else {
+            unreachable!()
+        };
+        let v = match result {
+            Ok(v) => v,
+            Err(le) => {
+                if let Some(hold) = lease {
+                    let record = self.failure_record(&le);
+                    self.release_lease(hold, Some(record));
+                }
+                return self.lead_failed(flight, Error::Loader(le), true);
+            }
+        };
+        // Measuring, the TTL function and conversion are the host's code: an error there
+        // fails the load for every caller, as a loader error would.
+        let ttl = match self.load_ttl(&v, host) {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(hold) = lease {
+                    self.release_lease(hold, None);
+                }
+                return self.lead_failed(flight, e, true);
+            }
+        };
+        let size = match host.size_of(&v) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(hold) = lease {
+                    self.release_lease(hold, None);
+                }
+                return self.lead_failed(flight, e, true);
+            }
+        };
+        let now = self.cache.now();
+        let deadline = Expiry::deadline(now, ttl);
+        let Some(hold) = lease else {
+            // No store, or it failed: this process keeps the value.
+            let _ = write_store;
+            self.cache
+                .fill(&self.full, Some(flight), None, v.clone(), size, deadline, now);
+            flight.publish(Outcome::Value(v.clone()));
+            self.state = State::Answered(None);
+            return Step::Done(Ok(Answer::Value(v)));
+        };
+        let body = match host.to_shared(&v) {
+            Ok(shared) => codec::encode(&shared),
+            Err(_) => {
+                // Outside the shared model: returned to this process's callers, not kept,
+                // counted.
+                self.cache.inner.memory.counters.rejected();
+                self.release_lease(hold, None);
+                self.cache.end_flight(&self.full, flight);
+                flight.publish(Outcome::Value(v.clone()));
+                self.state = State::Answered(None);
+                return Step::Done(Ok(Answer::Value(v)));
+            }
+        };
+        let load_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+        let too_large = self
+            .cache
+            .inner
+            .memory
+            .bounds
+            .max_value_bytes
+            .is_some_and(|m| body.len() as u64 > m);
+        let mut env = self.cache.envelope(body, ttl, load_ms);
+        if ttl == 0 || too_large {
+            // Not kept, but the waiters of other processes still get it.
+            if too_large && ttl > 0 {
+                self.cache.inner.memory.counters.rejected();
+            }
+            let Body::Value(b) = env.body else {
+                unreachable!()
+            };
+            env.body = Body::Handoff(b);
+            let epoch = env.created;
+            env.fresh_until = epoch;
+            env.stale_until = epoch;
+        }
+        let reclaim = if matches!(env.body, Body::Handoff(_)) {
+            Some(env.created + FAILURE_RECORD_MS)
+        } else {
+            reclaim_at(&env)
+        };
+        let bytes = env.encode();
+        let key = Tier::key(&self.full);
+        let token = hold.token;
+        let pending = self.tier().call(move |s| {
+            Box::pin(async move { s.fill(&key, token, bytes, reclaim).await })
+        });
+        let deadline = if ttl == 0 || too_large { now } else { deadline };
+        self.set_lead(Lead::Filling {
+            lease: hold,
+            value: v,
+            size,
+            deadline,
+            pending,
+        });
+        Step::Park(None)
+    }
+
+    fn load_ttl(&self, v: &V, host: &mut dyn Host<V>) -> Result<u64> {
+        let State::Load(load) = &self.state else {
+            unreachable!()
+        };
+        let expiry = &self.cache.inner.memory.expiry;
+        match load.ttl {
+            Ttl::FromValue => expiry.resolve(host.ttl_of(v)?),
+            Ttl::Ms(ms) => Ok(ms as u64),
+            Ttl::Default => expiry.resolve(None),
+        }
+    }
+
+    fn failure_record(&self, le: &LoaderError) -> (Vec<u8>, u64) {
+        let now = self.cache.clock().epoch_ms();
+        let (type_name, message) = match le.as_remote() {
+            Some(r) => (r.type_name.clone(), r.message.clone()),
+            None => (error_type_name(le), le.to_string()),
+        };
+        let env = Envelope {
+            created: now,
+            fresh_until: now + FAILURE_RECORD_MS,
+            stale_until: now + FAILURE_RECORD_MS,
+            load_ms: 0,
+            body: Body::Failure { type_name, message },
+        };
+        (env.encode(), now + FAILURE_RECORD_MS)
+    }
+
+    /// Drives the operation to its answer on this thread, running `loader` when asked
+    /// (Rust callers; a panicking loader gives every caller an error).
+    pub fn run_blocking<F>(mut self, host: &mut dyn Host<V>, loader: F) -> Result<Answer<V>>
+    where
+        F: FnOnce() -> std::result::Result<V, LoaderError>,
+    {
+        let parker = Parker::new();
+        let waker = parker.waker();
+        let mut loader = Some(loader);
+        loop {
+            match self.step(host, &waker) {
+                Step::Done(a) => return a,
+                Step::RunLoader => {
+                    let f = loader.take().expect("the loader runs once");
+                    match catch_unwind(AssertUnwindSafe(|| self.run_loader(f))) {
+                        Ok(r) => self.loaded(r),
+                        Err(panic) => return Err(self.abort(panic_message(&*panic))),
+                    }
+                }
+                Step::Park(until) => {
+                    parker.park_until(until);
+                }
+            }
+        }
+    }
+
+    /// Waits for the answer (operations that never run a loader).
+    pub fn wait(self, host: &mut dyn Host<V>) -> Result<Answer<V>> {
+        self.run_blocking(host, || {
+            Err(LoaderError::new("this operation has no loader"))
+        })
+    }
+
+    /// Drives the operation to its answer as a future, awaiting `loader` when asked.
+    pub async fn run_async<H, F, Fut>(mut self, host: &mut H, loader: F) -> Result<Answer<V>>
+    where
+        H: Host<V>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<V, LoaderError>>,
+    {
+        let mut loader = Some(loader);
+        loop {
+            let step = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(self.step(host, cx.waker()))
+            })
+            .await;
+            match step {
+                Step::Done(a) => return a,
+                Step::RunLoader => {
+                    let f = loader.take().expect("the loader runs once");
+                    let r = f().await;
+                    self.loaded(r);
+                }
+                Step::Park(until) => {
+                    ParkFuture::new(until).await;
+                }
+            }
+        }
+    }
+}
+
+/// Blocking answers for Rust callers (the bindings drive `step` themselves).
+impl<V: crate::host::Cacheable + 'static> Op<V> {
+    pub fn wait_bool(self) -> Result<bool> {
+        self.wait(&mut crate::host::Plain)?.into_bool()
+    }
+    pub fn wait_int(self) -> Result<i64> {
+        self.wait(&mut crate::host::Plain)?.into_int()
+    }
+    pub fn wait_ms(self) -> Result<Option<f64>> {
+        self.wait(&mut crate::host::Plain)?.into_ms()
+    }
+    pub fn wait_keys(self) -> Result<Vec<String>> {
+        self.wait(&mut crate::host::Plain)?.into_keys()
+    }
+    pub fn wait_value(self) -> Result<Option<V>> {
+        self.wait(&mut crate::host::Plain)?.into_option()
+    }
+    pub fn wait_done(self) -> Result<()> {
+        match self.wait(&mut crate::host::Plain)? {
+            Answer::Done => Ok(()),
+            other => Err(other.mismatch("done")),
+        }
+    }
+}
+
+/// Yields once to the executor (woken by the waker `step` registered), or sleeps until a
+/// deadline on a helper thread when no wake comes (a future that needs no runtime).
+struct ParkFuture {
+    until: Option<Instant>,
+    polled: bool,
+}
+
+impl ParkFuture {
+    fn new(until: Option<Instant>) -> Self {
+        ParkFuture {
+            until,
+            polled: false,
+        }
+    }
+}
+
+impl std::future::Future for ParkFuture {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.polled {
+            return std::task::Poll::Ready(());
+        }
+        self.polled = true;
+        if let Some(until) = self.until {
+            let w = cx.waker().clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                w.wake();
+            });
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl<V: Clone + 'static> Drop for Op<V> {
+    fn drop(&mut self) {
+        // A load abandoned while leading: its waiters take it over instead of failing.
+        if let State::Load(l) = &mut self.state {
+            if let Phase::Leading { flight, lead } = &mut l.phase {
+                if let Lead::Loader { counted: true, .. } = lead {
+                    self.cache.inner.memory.counters.load_error();
+                }
+                if let Some(tier) = &self.cache.inner.tier {
+                    let hold = match lead {
+                        Lead::Reread { lease, .. } | Lead::Filling { lease, .. } => {
+                            Some(lease.token)
+                        }
+                        Lead::Loader { lease, .. } => lease.as_ref().map(|l| l.token),
+                        _ => None,
+                    };
+                    if let Some(token) = hold {
+                        let key = Tier::key(&self.full);
+                        tier.detach(move |s| {
+                            Box::pin(async move { s.release(&key, token, None).await })
+                        });
+                    }
+                }
+                let mut map = self.cache.inner.flights.lock(&self.full);
+                flight::detach(&mut map, &self.full, flight);
+                drop(map);
+                flight.publish(Outcome::Abandoned);
+            }
+        }
+    }
+}
+
+fn poll<T>(p: &Pending<T>, waker: &Waker) -> Option<T> {
+    if let Some(v) = p.try_take() {
+        return Some(v);
+    }
+    p.park(waker);
+    p.try_take()
+}
+
+fn reclaim_at(env: &Envelope) -> Option<u64> {
+    (env.stale_until != u64::MAX).then_some(env.stale_until)
+}
+
+fn load_timeout_ms<V: Clone + 'static>(state: &State<V>) -> u64 {
+    match state {
+        State::Load(l) => l.timeout.map_or(0, |t| t.as_millis() as u64),
+        _ => 0,
+    }
+}
+
+/// The type name of a loader's error for other processes: the host's, when the binding
+/// named it ([`LoaderError::named`]).
+fn error_type_name(le: &LoaderError) -> String {
+    le.type_name().unwrap_or("Error").to_string()
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("it panicked: {s}")
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        format!("it panicked: {s}")
+    } else {
+        "it panicked".to_string()
+    }
+}

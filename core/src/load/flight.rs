@@ -1,0 +1,199 @@
+//! Single-flight: one load per key in this process, its outcome shared by every caller that
+//! joins it.
+//!
+//! The flight table is striped by key, and a stripe's lock is also what orders every write
+//! to the keys that hash to it: a `set` or `del` and a flight's completion cannot
+//! interleave. A flight's outcome is read by each waiter on its own thread, after it is
+//! woken: the thread that completes a flight only wakes the others ([`Waker`]s carry no
+//! host value), so a host value is cloned only by a thread of its host.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::error::Error;
+
+/// Identifies one flight; bindings keep the ids a loader runs inside, so that a loader
+/// asking for its own key is told so instead of waiting for itself.
+pub type FlightId = u64;
+
+/// How a flight ended.
+#[derive(Clone)]
+pub(crate) enum Outcome<V> {
+    Value(V),
+    Error(Error),
+    /// The leader went away without a result (its task was cancelled, it was dropped):
+    /// a waiter takes the load over instead of failing.
+    Abandoned,
+}
+
+struct State<V> {
+    outcome: Option<Outcome<V>>,
+    wakers: Vec<Waker>,
+}
+
+pub(crate) struct Flight<V> {
+    pub id: FlightId,
+    /// The caller's key (without a namespace prefix), for messages.
+    pub key: Box<str>,
+    /// The process generation the flight was started in (see [`after_fork_in_child`]).
+    generation: u64,
+    state: Mutex<State<V>>,
+}
+
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Tells the core that this process is the child of a `fork()`: flights started before the
+/// fork belong to threads that do not exist here, so they are forgotten (the next caller of
+/// such a key starts a new load), and the store runtime is made anew on first use.
+pub fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+pub(crate) fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+impl<V: Clone> Flight<V> {
+    fn new(key: &str) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Flight {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            key: key.into(),
+            generation: fork_generation(),
+            state: Mutex::new(State {
+                outcome: None,
+                wakers: Vec::new(),
+            }),
+        }
+    }
+
+    /// Whether the flight belongs to a process before a fork.
+    pub fn orphaned(&self) -> bool {
+        self.generation != fork_generation()
+    }
+
+    /// Records the outcome (the first one wins) and wakes every waiter.
+    pub fn publish(&self, outcome: Outcome<V>) {
+        let wakers = {
+            let mut st = self.state.lock();
+            if st.outcome.is_some() {
+                return;
+            }
+            st.outcome = Some(outcome);
+            std::mem::take(&mut st.wakers)
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// The outcome when the flight has ended; else registers `waker` to be woken then.
+    pub fn poll(&self, waker: Option<&Waker>) -> Option<Outcome<V>> {
+        let mut st = self.state.lock();
+        if let Some(o) = &st.outcome {
+            return Some(o.clone());
+        }
+        if let Some(w) = waker {
+            if !st.wakers.iter().any(|x| x.will_wake(w)) {
+                st.wakers.push(w.clone());
+            }
+        }
+        None
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state.lock().outcome.is_some()
+    }
+}
+
+pub(crate) type FlightMap<V> = HashMap<Box<str>, Arc<Flight<V>>>;
+
+#[repr(align(128))]
+struct Stripe<V> {
+    map: Mutex<FlightMap<V>>,
+}
+
+/// The flight table, striped by key.
+pub(crate) struct Flights<V> {
+    stripes: Box<[Stripe<V>]>,
+    hasher: quick_cache::DefaultHashBuilder,
+}
+
+const STRIPES: usize = 64;
+
+impl<V: Clone> Flights<V> {
+    pub fn new() -> Self {
+        Flights {
+            stripes: (0..STRIPES)
+                .map(|_| Stripe {
+                    map: Mutex::new(HashMap::new()),
+                })
+                .collect(),
+            hasher: Default::default(),
+        }
+    }
+
+    /// Locks the stripe of `key`: every write to `key` happens under this lock.
+    pub fn lock(&self, key: &str) -> MutexGuard<'_, FlightMap<V>> {
+        let i = self.hasher.hash_one(key) as usize % STRIPES;
+        self.stripes[i].map.lock()
+    }
+
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, FlightMap<V>>> {
+        self.stripes.iter().map(|s| s.map.lock()).collect()
+    }
+
+    pub fn start(map: &mut FlightMap<V>, full: &str, user_key: &str) -> Arc<Flight<V>> {
+        let f = Arc::new(Flight::new(user_key));
+        map.insert(full.into(), f.clone());
+        f
+    }
+}
+
+/// Detaches the flight of `key`, if any: a write made now wins over its result, and later
+/// callers start a new load instead of joining it.
+pub(crate) fn supersede<V>(map: &mut FlightMap<V>, key: &str) {
+    if !map.is_empty() {
+        map.remove(key);
+    }
+}
+
+/// Removes `flight` from the table if it is still the key's current flight.
+pub(crate) fn detach<V>(map: &mut FlightMap<V>, key: &str, flight: &Arc<Flight<V>>) -> bool {
+    if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+        map.remove(key);
+        true
+    } else {
+        false
+    }
+}
+
+thread_local! {
+    /// Flights whose loader is running on this thread right now.
+    static LEADING: RefCell<Vec<FlightId>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn leading_here(id: FlightId) -> bool {
+    LEADING.with(|l| l.borrow().contains(&id))
+}
+
+/// Runs `f` marked as the loader of flight `id` on this thread.
+pub(crate) fn run_as_leader<R>(id: FlightId, f: impl FnOnce() -> R) -> R {
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            LEADING.with(|l| {
+                l.borrow_mut().pop();
+            });
+        }
+    }
+    LEADING.with(|l| l.borrow_mut().push(id));
+    let _pop = Pop;
+    f()
+}

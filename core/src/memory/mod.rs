@@ -1,0 +1,287 @@
+//! The in-process tier: quick_cache as the bounded map, with each entry's deadline, the
+//! two bounds folded into one weight, the sweep that reclaims expired entries, and the
+//! counters.
+//!
+//! Every write to a key happens while its flight stripe is locked (the `_lock` witness
+//! arguments), so a `set`, a `del` and a load's completion of one key never interleave.
+//! Values this tier lets go of are handed back to the caller, which drops them after its
+//! locks: dropping a host value can run host code that calls back into the cache.
+
+pub(crate) mod bounds;
+pub(crate) mod entry;
+pub(crate) mod expiry;
+pub(crate) mod invalidations;
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use quick_cache::sync::Cache as Map;
+use quick_cache::{DefaultHashBuilder, OptionsBuilder};
+
+use crate::error::{Error, Result};
+use crate::load::flight::FlightMap;
+use crate::stats::Counters;
+use bounds::Bounds;
+use entry::{Entry, EntryWeighter, Key, Released, ReleasedEntries};
+use expiry::{Expiry, NEVER};
+use invalidations::Invalidations;
+
+type EntryMap<V> = Map<Key, Entry<V>, EntryWeighter, DefaultHashBuilder, Released>;
+
+pub(crate) struct Memory<V> {
+    map: EntryMap<V>,
+    pub expiry: Arc<Expiry>,
+    pub invalidations: Arc<Invalidations>,
+    pub counters: Arc<Counters>,
+    pub bounds: Bounds,
+    /// The total weight held, kept by every write and removal: a write that would need room
+    /// sweeps expired entries first instead of evicting a live one.
+    weight: AtomicU64,
+}
+
+impl<V: Clone> Memory<V> {
+    pub fn new(max_entries: u64, bounds: Bounds, expiry: Expiry) -> Result<Self> {
+        let options = OptionsBuilder::new()
+            .shards(bounds.shards)
+            .estimated_items_capacity(max_entries.min(1 << 24) as usize)
+            .weight_capacity(bounds.capacity)
+            .hot_allocation(bounds.hot_allocation)
+            .build()
+            .map_err(|e| Error::invalid(format!("{e:?}")))?;
+        Ok(Memory {
+            map: Map::with_options(
+                options,
+                EntryWeighter(bounds.clone()),
+                DefaultHashBuilder::default(),
+                Released,
+            ),
+            expiry: Arc::new(expiry),
+            invalidations: Arc::new(Invalidations::default()),
+            counters: Arc::new(Counters::default()),
+            bounds,
+            weight: AtomicU64::new(0),
+        })
+    }
+
+    /// The live value of `full`, counting one hit or one miss. This is the hit path (the
+    /// caller checks `expiry.sweep_due` for housekeeping).
+    #[inline]
+    pub fn lookup(&self, full: &str, now: u64, max_age: Option<u64>) -> Option<V> {
+        match self.map.get(full) {
+            Some(e) if e.fresh(now, max_age) => {
+                self.counters.hit();
+                Some(e.value)
+            }
+            Some(e) => {
+                self.counters.miss();
+                if !e.live(now) {
+                    self.remove_expired(full, now);
+                }
+                None
+            }
+            None => {
+                self.counters.miss();
+                None
+            }
+        }
+    }
+
+    /// The live entry of `full`, counting nothing.
+    pub fn peek_live(&self, full: &str, now: u64) -> Option<Entry<V>> {
+        self.map.peek(full).filter(|e| e.live(now))
+    }
+
+    pub fn peek_fresh(&self, full: &str, now: u64, max_age: Option<u64>) -> Option<Entry<V>> {
+        self.map.peek(full).filter(|e| e.fresh(now, max_age))
+    }
+
+    #[cold]
+    fn remove_expired(&self, full: &str, now: u64) {
+        if let Some((k, e)) = self.map.remove_if(full, |e| !e.live(now)) {
+            self.counters.expired(1);
+            self.released(&k, &e);
+        }
+    }
+
+    fn released(&self, k: &Key, e: &Entry<V>) {
+        let bytes = k.len() as u64 + e.size;
+        self.counters.add_bytes(-(bytes as i64));
+        self.weight.fetch_sub(self.bounds.weight(bytes), Relaxed);
+    }
+
+    /// Stores an entry; the caller holds the key's stripe lock. Returns whether it was
+    /// stored, and what the map let go of, to be dropped after the lock.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write(
+        &self,
+        lock: &FlightMap<V>,
+        full: &str,
+        value: V,
+        size: u64,
+        deadline: u64,
+        born: u64,
+        now: u64,
+    ) -> (bool, ReleasedEntries<V>) {
+        let key_bytes = full.len() as u64;
+        let mut released = ReleasedEntries::new();
+        if deadline <= now || self.bounds.check(key_bytes, size).is_err() {
+            if deadline > now {
+                self.counters.rejected();
+            }
+            if let Some(e) = self.remove(lock, full, now) {
+                released.push((Key::from(full), e));
+            }
+            return (false, released);
+        }
+        let weight = self.bounds.weight(key_bytes + size);
+        let swept = if self.weight.load(Relaxed).saturating_add(weight) > self.bounds.capacity
+            && self.expiry.any_expired(now)
+        {
+            // Room is needed: expired entries go first, whatever the sweep schedule says.
+            self.sweep_collect(now)
+        } else {
+            ReleasedEntries::new()
+        };
+        self.map.insert_with_lifecycle(
+            Key::from(full),
+            Entry {
+                value,
+                born,
+                deadline,
+                size,
+            },
+            &mut released,
+        );
+        self.expiry.note(deadline);
+        let (mut evicted, mut expired) = (0u64, 0u64);
+        let mut own = 0;
+        for (k, e) in released.iter() {
+            self.released(k, e);
+            if k.as_str() == full {
+                own += 1;
+            } else if e.live(now) {
+                evicted += 1;
+            } else {
+                expired += 1;
+            }
+        }
+        // Releases of our own key: the value we replaced, then possibly the new value
+        // itself if the policy evicted it at once (a key re-admitted from quick_cache's
+        // ghost list has no old value, so one release can also be the new value).
+        let stored = match own {
+            0 => true,
+            1 => self.map.contains_key(full),
+            _ => false,
+        };
+        if !stored {
+            evicted += 1;
+        }
+        self.counters.add_bytes((key_bytes + size) as i64);
+        self.weight.fetch_add(weight, Relaxed);
+        self.counters.evicted(evicted);
+        self.counters.expired(expired);
+        released.extend(swept);
+        (stored, released)
+    }
+
+    pub fn remove(&self, _lock: &FlightMap<V>, full: &str, now: u64) -> Option<Entry<V>> {
+        let (k, e) = self.map.remove(full)?;
+        self.released(&k, &e);
+        if !e.live(now) {
+            self.counters.expired(1);
+        }
+        Some(e)
+    }
+
+    /// The live keys that start with `prefix`, without it.
+    pub fn keys(&self, prefix: &str, now: u64) -> Vec<String> {
+        let out = RefCell::new(Vec::new());
+        // `retain` visits entries by reference: no value is cloned to list the keys.
+        self.map.retain(|k, e| {
+            if e.live(now) && k.starts_with(prefix) {
+                out.borrow_mut().push(k[prefix.len()..].to_string());
+            }
+            true
+        });
+        out.into_inner()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Visits every stored value by reference (Python's garbage collector walks them).
+    pub fn for_each_value(&self, f: impl FnMut(&V)) {
+        let f = RefCell::new(f);
+        self.map.retain(|_, e| {
+            (f.borrow_mut())(&e.value);
+            true
+        });
+    }
+
+    /// Removes every entry under `prefix`; returns the values, to be dropped after the
+    /// caller's locks.
+    pub fn clear(&self, prefix: &str) -> Vec<V> {
+        let graveyard = RefCell::new(Vec::new());
+        self.map.retain(|k, e| {
+            if k.starts_with(prefix) {
+                graveyard.borrow_mut().push((k.clone(), e.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        graveyard
+            .into_inner()
+            .into_iter()
+            .map(|(k, e)| {
+                self.released(&k, &e);
+                e.value
+            })
+            .collect()
+    }
+
+    /// Removes every expired entry now. Returns how many it removed.
+    pub fn purge_expired(&self, now: u64) -> usize {
+        if self.expiry.any_expired(now) {
+            self.sweep(now)
+        } else {
+            0
+        }
+    }
+
+    #[cold]
+    pub fn sweep(&self, now: u64) -> usize {
+        let dead = self.sweep_collect(now);
+        dead.len()
+    }
+
+    /// Removes the expired entries and returns them (the caller drops them after its locks).
+    fn sweep_collect(&self, now: u64) -> ReleasedEntries<V> {
+        let mut out = ReleasedEntries::new();
+        let Some(mut ticket) = self.expiry.begin_sweep(now) else {
+            return out;
+        };
+        let graveyard = RefCell::new(Vec::new());
+        let min_survivor = Cell::new(NEVER);
+        self.map.retain(|k, e| {
+            if e.live(now) {
+                min_survivor.set(min_survivor.get().min(e.deadline));
+                true
+            } else {
+                graveyard.borrow_mut().push((k.clone(), e.clone()));
+                false
+            }
+        });
+        ticket.min_survivor = min_survivor.get();
+        drop(ticket);
+        let dead = graveyard.into_inner();
+        self.counters.expired(dead.len() as u64);
+        for (k, e) in dead {
+            self.released(&k, &e);
+            out.push((k, e));
+        }
+        out
+    }
+}

@@ -1,0 +1,299 @@
+//! Results that arrive later, from another thread, as plain data: the bridge between the
+//! store's I/O threads and the host threads that wait for them.
+//!
+//! A [`Pending`] is completed by whoever does the work (a task on the store runtime) and
+//! read by the host thread that asked: the completing thread only stores the result and
+//! wakes the waker the host registered. Hosts wait their own way: Rust callers block
+//! ([`Reply::wait`]) or `.await`; Python threads block with the interpreter released; Python
+//! asyncio and Node register a waker that wakes their event loop.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+struct Slot<T> {
+    state: Mutex<SlotState<T>>,
+}
+
+struct SlotState<T> {
+    value: Option<T>,
+    waker: Option<Waker>,
+    taken: bool,
+}
+
+/// A result that another thread will provide.
+pub struct Pending<T>(Arc<Slot<T>>);
+
+/// The other end of a [`Pending`]: gives it its result. Dropped without a result, it gives
+/// the `on_drop` result, so that no host waits forever for work that was abandoned.
+pub(crate) struct Completer<T> {
+    slot: Option<Arc<Slot<T>>>,
+    on_drop: fn() -> T,
+}
+
+pub(crate) fn pending<T>(on_drop: fn() -> T) -> (Pending<T>, Completer<T>) {
+    let slot = Arc::new(Slot {
+        state: Mutex::new(SlotState {
+            value: None,
+            waker: None,
+            taken: false,
+        }),
+    });
+    (
+        Pending(slot.clone()),
+        Completer {
+            slot: Some(slot),
+            on_drop,
+        },
+    )
+}
+
+impl<T> Completer<T> {
+    pub fn complete(mut self, value: T) {
+        if let Some(slot) = self.slot.take() {
+            fill(&slot, value);
+        }
+    }
+}
+
+fn fill<T>(slot: &Slot<T>, value: T) {
+    let waker = {
+        let mut st = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.value = Some(value);
+        st.waker.take()
+    };
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            fill(&slot, (self.on_drop)());
+        }
+    }
+}
+
+impl<T> Pending<T> {
+    /// A result that is already known.
+    pub fn ready(value: T) -> Self {
+        Pending(Arc::new(Slot {
+            state: Mutex::new(SlotState {
+                value: Some(value),
+                waker: None,
+                taken: false,
+            }),
+        }))
+    }
+
+    /// The result, once; `None` while it has not arrived (or after it was taken).
+    pub fn try_take(&self) -> Option<T> {
+        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        let v = st.value.take();
+        if v.is_some() {
+            st.taken = true;
+        }
+        v
+    }
+
+    pub fn is_ready(&self) -> bool {
+        let st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.value.is_some()
+    }
+
+    /// Wakes `waker` when the result arrives (at once if it already has).
+    pub fn park(&self, waker: &Waker) {
+        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.value.is_some() || st.taken {
+            drop(st);
+            waker.wake_by_ref();
+        } else {
+            st.waker = Some(waker.clone());
+        }
+    }
+
+    /// Blocks this thread until the result arrives.
+    pub fn wait(self) -> T {
+        let parker = Parker::new();
+        loop {
+            if let Some(v) = self.try_take() {
+                return v;
+            }
+            self.park(&parker.waker());
+            parker.park_until(None);
+        }
+    }
+}
+
+impl<T> Future for Pending<T> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if let Some(v) = self.try_take() {
+            return Poll::Ready(v);
+        }
+        self.park(cx.waker());
+        match self.try_take() {
+            Some(v) => Poll::Ready(v),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// The answer of a call that may need the store: known now, or later.
+pub enum Reply<T> {
+    Ready(T),
+    Pending(Pending<T>),
+}
+
+impl<T> Reply<T> {
+    /// Blocks until the answer is known.
+    pub fn wait(self) -> T {
+        match self {
+            Reply::Ready(v) => v,
+            Reply::Pending(p) => p.wait(),
+        }
+    }
+
+    pub fn map<U: Send + 'static>(self, f: impl FnOnce(T) -> U + Send + 'static) -> Reply<U>
+    where
+        T: Send + 'static,
+    {
+        match self {
+            Reply::Ready(v) => Reply::Ready(f(v)),
+            Reply::Pending(p) => {
+                // Without a runtime at hand, chain by a waker: the mapping runs on the thread
+                // that completes the first result. `f` carries no host value (`Send`).
+                let (out, done) = pending(|| panic!("a mapped reply lost its source"));
+                let p = Arc::new(p);
+                let chain = Arc::new(Chain {
+                    source: p.clone(),
+                    f: Mutex::new(Some((Box::new(f) as Box<dyn FnOnce(T) -> U + Send>, done))),
+                });
+                p.park(&Waker::from(chain));
+                Reply::Pending(out)
+            }
+        }
+    }
+}
+
+struct Chain<T, U> {
+    source: Arc<Pending<T>>,
+    #[allow(clippy::type_complexity)]
+    f: Mutex<Option<(Box<dyn FnOnce(T) -> U + Send>, Completer<U>)>>,
+}
+
+impl<T: Send, U: Send> Wake for Chain<T, U> {
+    fn wake(self: Arc<Self>) {
+        if let Some(v) = self.source.try_take() {
+            let job = self.f.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some((f, done)) = job {
+                done.complete(f(v));
+            }
+        }
+    }
+}
+
+/// Blocks a thread until it is woken: the waker a blocking host hands the core.
+#[derive(Clone)]
+pub struct Parker(Arc<ParkerInner>);
+
+struct ParkerInner {
+    woken: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Wake for ParkerInner {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        *self.woken.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_all();
+    }
+}
+
+impl Default for Parker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parker {
+    pub fn new() -> Self {
+        Parker(Arc::new(ParkerInner {
+            woken: Mutex::new(false),
+            cv: Condvar::new(),
+        }))
+    }
+
+    pub fn waker(&self) -> Waker {
+        Waker::from(self.0.clone())
+    }
+
+    /// Waits until woken or `deadline`; returns whether it was woken. A wake that came
+    /// before the call is not lost.
+    pub fn park_until(&self, deadline: Option<Instant>) -> bool {
+        let mut woken = self.0.woken.lock().unwrap_or_else(|p| p.into_inner());
+        while !*woken {
+            match deadline {
+                None => woken = self.0.cv.wait(woken).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    woken = self
+                        .0
+                        .cv
+                        .wait_timeout(woken, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+        *woken = false;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_result_from_another_thread_wakes_the_waiter() {
+        let (p, done) = pending::<u32>(|| 0);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            done.complete(7);
+        });
+        assert_eq!(p.wait(), 7);
+    }
+
+    #[test]
+    fn an_abandoned_completer_gives_its_drop_result() {
+        let (p, done) = pending::<u32>(|| 99);
+        drop(done);
+        assert_eq!(p.wait(), 99);
+    }
+
+    #[test]
+    fn a_mapped_reply_runs_after_its_source() {
+        let (p, done) = pending::<u32>(|| 0);
+        let r = Reply::Pending(p).map(|n| n * 2);
+        done.complete(21);
+        assert_eq!(r.wait(), 42);
+    }
+
+    #[test]
+    fn a_parker_keeps_an_early_wake() {
+        let p = Parker::new();
+        p.waker().wake();
+        assert!(p.park_until(Some(Instant::now() + Duration::from_secs(5))));
+        assert!(!p.park_until(Some(Instant::now() + Duration::from_millis(10))));
+    }
+}

@@ -27,22 +27,22 @@ pub trait Host<V> {
 
     /// The value in the shared model, to write into a store (an error naming the type when
     /// it is outside the model).
-    fn to_shared(&mut self, value: &V) -> Result<Value>;
+    fn export(&mut self, value: &V) -> Result<Value>;
 
     /// A value read from a store, as a host value.
-    fn from_shared(&mut self, value: Value) -> Result<V>;
+    fn import(&mut self, value: Value) -> Result<V>;
 
     /// The integer `value` holds, for `incr` (`None`: not an integer).
     fn as_integer(&mut self, value: &V) -> Option<i64> {
-        match self.to_shared(value) {
+        match self.export(value) {
             Ok(Value::Int(n)) => Some(n),
             _ => None,
         }
     }
 
     /// An integer as a host value, for `incr`.
-    fn from_integer(&mut self, n: i64) -> Result<V> {
-        self.from_shared(Value::Int(n))
+    fn integer(&mut self, n: i64) -> Result<V> {
+        self.import(Value::Int(n))
     }
 }
 
@@ -74,16 +74,19 @@ impl<V: Cacheable> Host<V> for Plain {
     fn size_of(&mut self, value: &V) -> Result<u64> {
         Ok(value.size())
     }
-    fn to_shared(&mut self, value: &V) -> Result<Value> {
+    fn export(&mut self, value: &V) -> Result<Value> {
         value.to_shared()
     }
-    fn from_shared(&mut self, value: Value) -> Result<V> {
+    fn import(&mut self, value: Value) -> Result<V> {
         V::from_shared(value)
     }
 }
 
 fn wrong(value: &Value, want: &str) -> crate::error::Error {
-    unshareable(&format!("{want} (a stored {} was found)", value.type_name()))
+    unshareable(&format!(
+        "{want} (a stored {} was found)",
+        value.type_name()
+    ))
 }
 
 impl Cacheable for String {
@@ -194,3 +197,26 @@ impl<T: Cacheable> Cacheable for std::sync::Arc<T> {
         T::from_shared(value).map(std::sync::Arc::new)
     }
 }
+
+macro_rules! integer_cacheable {
+    ($($t:ty),*) => {$(
+        impl Cacheable for $t {
+            fn size(&self) -> u64 {
+                SCALAR_SIZE
+            }
+            fn to_shared(&self) -> Result<Value> {
+                i64::try_from(*self)
+                    .map(Value::Int)
+                    .map_err(|_| crate::value::integer_out_of_range(&self.to_string()))
+            }
+            fn from_shared(value: Value) -> Result<Self> {
+                match value {
+                    Value::Int(n) => <$t>::try_from(n)
+                        .map_err(|_| crate::value::integer_out_of_range(&n.to_string())),
+                    other => Err(wrong(&other, stringify!($t))),
+                }
+            }
+        }
+    )*};
+}
+integer_cacheable!(u64, i32, u32);

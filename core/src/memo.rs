@@ -161,10 +161,18 @@ mod tests {
 
     #[test]
     fn non_finite_numbers_and_bytes_never_collide_with_strings() {
-        for (n, s) in [(f64::NAN, "NaN"), (f64::INFINITY, "inf"), (f64::NEG_INFINITY, "-inf")] {
+        for (n, s) in [
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
             let num = encode_args(&[Arg::Float(n)]);
             for text in [s, "Infinity", "-Infinity", "NaN"] {
-                assert_ne!(num, encode_args(&[Arg::Str(text.into())]), "{n} vs {text:?}");
+                assert_ne!(
+                    num,
+                    encode_args(&[Arg::Str(text.into())]),
+                    "{n} vs {text:?}"
+                );
             }
         }
         assert_eq!(encode_args(&[Arg::Float(f64::NAN)]), "[NaN]");

@@ -1,6 +1,6 @@
 //! The Rust runner of the cross-language conformance scenarios (`tests/scenarios/*.json`,
-//! format in `tests/README.md`). It drives the core the way a binding does (`begin_load`,
-//! `LoadGuard`, `Waiter`), with values that are JSON values, and prints one line per
+//! format in `tests/README.md`). It drives the core the way a binding does (`Cache::load`
+//! and the `Op` it returns, stepped on the caller's thread), with values that are JSON values, and prints one line per
 //! scenario and a closing `N passed, N failed` line. Pass a substring to run only the
 //! scenarios whose name contains it.
 
@@ -11,10 +11,11 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use flightcache::memo::{self, Arg};
+use flightcache::memo;
+use flightcache::value::size::{self, Shape, Walk};
 use flightcache::{
-    Cache, Config, Counter, EntrySize, Error, FlightId, LoadOptions, LoaderError, Lookup,
-    ManualClock, Stats, SCALAR_SIZE,
+    Cache, Config, Error, FlightId, Host, LoadOptions, LoaderError, Lookup, ManualClock, Op,
+    Parker, Stats, Step, Ttl, Value as Shared,
 };
 use serde_json::{json, Map, Value};
 
@@ -36,42 +37,100 @@ impl Val {
     }
 }
 
-impl EntrySize for Val {
-    fn entry_size(&self) -> u64 {
-        if let Some(Value::String(b)) = tag(&self.0, "$bytes") {
-            return b.len() as u64;
-        }
-        match &*self.0 {
-            Value::String(s) => s.len() as u64,
-            Value::Null | Value::Bool(_) | Value::Number(_) => SCALAR_SIZE,
-            // The library's estimate for other values is each language's own.
-            other => other.to_string().len() as u64,
-        }
-    }
-}
-
-impl Counter for Val {
-    fn as_counter(&self) -> Option<i64> {
-        match &*self.0 {
-            Value::Number(n) => n.as_i64(),
-            _ => None,
-        }
-    }
-    fn from_counter(n: i64) -> Self {
-        Val::new(json!(n))
-    }
-}
-
 type C = Cache<Val>;
 type Outcome = Result<Val, Error>;
 
-/// The size the cache counts for a value: the user's `size_of` for a list or an object when
-/// the scenario gives one (a binding calls it), else the value's own.
-fn measure(v: &Val, size_of: Option<u64>) -> u64 {
-    match (&*v.0, size_of) {
-        (Value::Array(_), Some(n)) => n,
-        (Value::Object(o), Some(n)) if !o.contains_key("$bytes") => n,
-        _ => v.entry_size(),
+/// The runner's side of a call, as a binding's: the scenario's `size_of`, the `ttl`
+/// function of the value, and conversions to the shared model.
+#[derive(Clone, Default)]
+struct RunnerHost {
+    /// The cache's `size_of` option (a constant size for lists and objects).
+    size_of: Option<u64>,
+    /// `{"$ttl_of": "field"}`: the TTL is the value's field.
+    ttl_of: Option<String>,
+}
+
+/// The size rule's view of a JSON value (`{"$bytes": text}` is binary data).
+struct JsonWalk;
+
+impl<'a> Walk for &'a JsonWalk {
+    type Node = &'a Value;
+    fn shape(&mut self, v: &&'a Value) -> flightcache::Result<Shape> {
+        if let Some(Value::String(b)) = tag(v, "$bytes") {
+            return Ok(Shape::Bytes(b.len() as u64));
+        }
+        Ok(match v {
+            Value::String(s) => Shape::Str(s.len() as u64),
+            Value::Null | Value::Bool(_) | Value::Number(_) => Shape::Scalar,
+            Value::Array(a) => Shape::List(a.len()),
+            Value::Object(o) => Shape::Map(o.len()),
+        })
+    }
+    fn items(&mut self, v: &&'a Value, limit: usize) -> flightcache::Result<Vec<(u64, &'a Value)>> {
+        Ok(match v {
+            Value::Array(a) => a.iter().take(limit).map(|x| (0, x)).collect(),
+            Value::Object(o) => o
+                .iter()
+                .take(limit)
+                .map(|(k, x)| (k.len() as u64, x))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+}
+
+fn to_shared(v: &Value) -> Shared {
+    if let Some(Value::String(b)) = tag(v, "$bytes") {
+        return Shared::Bytes(b.as_bytes().to_vec());
+    }
+    match v {
+        Value::Null => Shared::Null,
+        Value::Bool(b) => Shared::Bool(*b),
+        Value::Number(n) => n.as_i64().map_or_else(
+            || Shared::Float(n.as_f64().unwrap_or(f64::NAN)),
+            Shared::Int,
+        ),
+        Value::String(s) => Shared::Str(s.clone()),
+        Value::Array(a) => Shared::List(a.iter().map(to_shared).collect()),
+        Value::Object(o) => Shared::Map(o.iter().map(|(k, x)| (k.clone(), to_shared(x))).collect()),
+    }
+}
+
+fn from_shared(v: Shared) -> Value {
+    match v {
+        Shared::Null => Value::Null,
+        Shared::Bool(b) => json!(b),
+        Shared::Int(n) => json!(n),
+        Shared::Float(f) => json!(f),
+        Shared::Str(s) => json!(s),
+        Shared::Bytes(b) => json!({"$bytes": String::from_utf8_lossy(&b)}),
+        Shared::List(xs) => Value::Array(xs.into_iter().map(from_shared).collect()),
+        Shared::Map(ps) => {
+            Value::Object(ps.into_iter().map(|(k, x)| (k, from_shared(x))).collect())
+        }
+    }
+}
+
+impl Host<Val> for RunnerHost {
+    fn size_of(&mut self, v: &Val) -> flightcache::Result<u64> {
+        let mut w = &JsonWalk;
+        let node: &Value = &v.0;
+        match self.size_of {
+            Some(n) => size::measure(&mut w, &node, Some(&mut |_: &&Value| Ok(n as f64))),
+            None => size::measure(&mut w, &node, None),
+        }
+    }
+    fn ttl_of(&mut self, v: &Val) -> flightcache::Result<Option<f64>> {
+        Ok(self
+            .ttl_of
+            .as_ref()
+            .map(|f| v.0.get(f).and_then(Value::as_f64).unwrap_or(f64::NAN)))
+    }
+    fn export(&mut self, v: &Val) -> flightcache::Result<Shared> {
+        Ok(to_shared(&v.0))
+    }
+    fn import(&mut self, v: Shared) -> flightcache::Result<Val> {
+        Ok(Val::new(from_shared(v)))
     }
 }
 
@@ -204,109 +263,137 @@ enum Loader {
 #[derive(Clone, Default)]
 struct LoadSpec {
     ttl: Option<f64>,
-    /// `{"$ttl_of": "field"}`: the TTL is the loaded value's field.
-    ttl_of: Option<String>,
     max_age: Option<f64>,
     asynchronous: bool,
-    /// The cache's `size_of` option (a constant size for lists and objects).
-    size_of: Option<u64>,
+    host: RunnerHost,
 }
 
-fn loaded_ttl(spec: &LoadSpec, v: &Val) -> Option<f64> {
-    spec.ttl_of
-        .as_ref()
-        .map(|f| v.0.get(f).and_then(Value::as_f64).unwrap_or(f64::NAN))
+impl LoadSpec {
+    fn options<'a>(&self, within: &'a [FlightId]) -> LoadOptions<'a> {
+        LoadOptions {
+            ttl: if self.host.ttl_of.is_some() {
+                Ttl::FromValue
+            } else {
+                self.ttl.into()
+            },
+            max_age: self.max_age,
+            within,
+            ..Default::default()
+        }
+    }
 }
 
-/// One caller of `get(key, loader)`, driving the core as a blocking binding does.
-fn load_blocking(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outcome {
+/// What a call of the cache for the loader's own key gave, in the scenario's words.
+fn reentered(cache: &C, key: &str, within: &[FlightId]) -> String {
     let opts = LoadOptions {
-        ttl: spec.ttl,
-        max_age: spec.max_age,
+        within,
         ..Default::default()
     };
-    match cache.begin_load(key, &opts)? {
-        Lookup::Hit(v) => Ok(v),
-        Lookup::Wait(w) => w.wait(),
-        Lookup::Lead(guard) => {
-            let ran = guard.run(|| match loader {
-                Loader::Value(v) => Ok(Val::new(v.clone())),
-                Loader::Fail(m) => Err(LoaderError::new(m.clone())),
-                Loader::Reenter(v, inner) => {
-                    let again = cache.begin_load(key, &LoadOptions::default());
-                    *inner.lock().unwrap() = Some(match again {
-                        Err(e) => kind_of(&e),
-                        Ok(Lookup::Hit(_)) => "no error (a hit)".into(),
-                        Ok(Lookup::Lead(_)) => "no error (a second load)".into(),
-                        Ok(Lookup::Wait(_)) => "no error (it would wait forever)".into(),
-                    });
-                    Ok(Val::new(v.clone()))
-                }
-                Loader::Deferred(d) => d.call_blocking(),
-                Loader::Count(n) => Ok(Val::new(json!(n.fetch_add(1, Ordering::SeqCst) + 1))),
-            });
-            match ran {
-                Ok(v) => {
-                    let size = measure(&v, spec.size_of);
-                    let ttl = loaded_ttl(spec, &v);
-                    guard.complete_with_ttl(v, size, ttl)
-                }
-                Err(e) => Err(guard.fail(e)),
+    match cache.load(key, &opts) {
+        Err(e) => kind_of(&e),
+        Ok(Lookup::Hit(_)) => "no error (a hit)".into(),
+        Ok(Lookup::Absent) => "no error (absent)".into(),
+        Ok(Lookup::Pending(mut op)) => {
+            match op.step(&mut RunnerHost::default(), &Parker::new().waker()) {
+                Step::Done(Err(e)) => kind_of(&e),
+                Step::Done(Ok(_)) => "no error (an answer)".into(),
+                Step::RunLoader => "no error (a second load)".into(),
+                Step::Park(_) => "no error (it would wait forever)".into(),
             }
         }
     }
 }
 
-/// One caller of `get(key, loader)` from async code, as an async binding does: it awaits
-/// the flight, with the load timeout on its own timer.
-async fn load_async(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outcome {
-    let opts = LoadOptions {
-        ttl: spec.ttl,
-        max_age: spec.max_age,
-        ..Default::default()
+fn run_sync_loader(cache: &C, key: &str, loader: &Loader) -> Result<Val, LoaderError> {
+    match loader {
+        Loader::Value(v) => Ok(Val::new(v.clone())),
+        Loader::Fail(m) => Err(LoaderError::new(m.clone())),
+        Loader::Reenter(v, inner) => {
+            *inner.lock().unwrap() = Some(reentered(cache, key, &[]));
+            Ok(Val::new(v.clone()))
+        }
+        Loader::Deferred(d) => d.call_blocking(),
+        Loader::Count(n) => Ok(Val::new(json!(n.fetch_add(1, Ordering::SeqCst) + 1))),
+    }
+}
+
+/// One caller of `get(key, loader)`, driving the core as a blocking binding does: step,
+/// run the loader when told (marked as the flight's loader on this thread), park when
+/// told.
+fn load_blocking(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outcome {
+    let mut host = spec.host.clone();
+    let mut op = match cache.load(key, &spec.options(&[]))? {
+        Lookup::Hit(v) => return Ok(v),
+        Lookup::Absent => unreachable!("a load always answers"),
+        Lookup::Pending(op) => op,
     };
-    match cache.begin_load(key, &opts)? {
-        Lookup::Hit(v) => Ok(v),
-        Lookup::Wait(w) => match w.timeout() {
-            None => w.await,
-            Some(t) => {
-                let timeout_error = w.timeout_error();
-                tokio::time::timeout(t, w)
-                    .await
-                    .unwrap_or(Err(timeout_error))
+    let parker = Parker::new();
+    let waker = parker.waker();
+    loop {
+        match op.step(&mut host, &waker) {
+            Step::Done(a) => return a?.into_value(),
+            Step::RunLoader => {
+                let r = op.run_loader(|| run_sync_loader(cache, key, loader));
+                op.loaded(r);
             }
-        },
-        Lookup::Lead(guard) => {
-            let id: FlightId = guard.flight_id();
-            let ran = match loader {
-                Loader::Value(v) => Ok(Val::new(v.clone())),
-                Loader::Fail(m) => Err(LoaderError::new(m.clone())),
-                Loader::Reenter(v, inner) => {
-                    let within = [id];
-                    let again = cache.begin_load(
-                        key,
-                        &LoadOptions {
-                            within: &within,
-                            ..Default::default()
-                        },
-                    );
-                    *inner.lock().unwrap() = Some(match again {
-                        Err(e) => kind_of(&e),
-                        Ok(_) => "no error".into(),
-                    });
-                    Ok(Val::new(v.clone()))
-                }
-                Loader::Deferred(d) => d.call_async().await,
-                Loader::Count(n) => Ok(Val::new(json!(n.fetch_add(1, Ordering::SeqCst) + 1))),
-            };
-            match ran {
-                Ok(v) => {
-                    let size = measure(&v, spec.size_of);
-                    let ttl = loaded_ttl(spec, &v);
-                    guard.complete_with_ttl(v, size, ttl)
-                }
-                Err(e) => Err(guard.fail(e)),
+            Step::Park(until) => {
+                parker.park_until(until);
             }
+        }
+    }
+}
+
+/// Returns `Pending` once, then `Ready`: the task sleeps until the waker `step` registered
+/// is woken.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// One caller of `get(key, loader)` from async code, as an async binding drives the core:
+/// the flights it leads are passed as `within` to the loader's own calls.
+async fn load_async(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outcome {
+    let mut host = spec.host.clone();
+    let mut op: Op<Val> = match cache.load(key, &spec.options(&[]))? {
+        Lookup::Hit(v) => return Ok(v),
+        Lookup::Absent => unreachable!("a load always answers"),
+        Lookup::Pending(op) => op,
+    };
+    loop {
+        let step =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(op.step(&mut host, cx.waker()))).await;
+        match step {
+            Step::Done(a) => return a?.into_value(),
+            Step::RunLoader => {
+                let id = op.flight_id().into_iter().collect::<Vec<_>>();
+                let r = match loader {
+                    Loader::Reenter(v, inner) => {
+                        *inner.lock().unwrap() = Some(reentered(cache, key, &id));
+                        Ok(Val::new(v.clone()))
+                    }
+                    Loader::Deferred(d) => d.call_async().await,
+                    other => run_sync_loader(cache, key, other),
+                };
+                op.loaded(r);
+            }
+            Step::Park(until) => match until {
+                None => YieldOnce(false).await,
+                Some(t) => {
+                    let _ = tokio::time::timeout_at(t.into(), YieldOnce(false)).await;
+                }
+            },
         }
     }
 }
@@ -338,20 +425,9 @@ struct Memo {
     size_of: Option<u64>,
 }
 
-fn to_arg(v: &Value) -> Arg {
-    match v {
-        Value::Null => Arg::Null,
-        Value::Bool(b) => Arg::Bool(*b),
-        Value::Number(n) => n.as_i64().map_or(Arg::Float(n.as_f64().unwrap()), Arg::Int),
-        Value::String(s) => Arg::Str(s.clone()),
-        Value::Array(a) => Arg::List(a.iter().map(to_arg).collect()),
-        Value::Object(o) => Arg::Map(o.iter().map(|(k, v)| (k.clone(), to_arg(v))).collect()),
-    }
-}
-
 impl Memo {
     fn call(&self, cache: &C, args: &[Value]) -> Outcome {
-        let args: Vec<Arg> = args.iter().map(to_arg).collect();
+        let args: Vec<Shared> = args.iter().map(to_shared).collect();
         let key = match &self.paths {
             None => memo::call_key(&self.prefix, &args),
             Some(p) => memo::path_key(&self.prefix, args.first(), p)?,
@@ -359,7 +435,10 @@ impl Memo {
         let spec = LoadSpec {
             ttl: self.ttl,
             asynchronous: self.asynchronous,
-            size_of: self.size_of,
+            host: RunnerHost {
+                size_of: self.size_of,
+                ttl_of: None,
+            },
             ..Default::default()
         };
         load(cache, &key, &spec, &self.body)
@@ -526,11 +605,20 @@ impl Runner {
         let (ttl, ttl_of) = Self::ttl_arg(step)?;
         Ok(LoadSpec {
             ttl,
-            ttl_of,
             max_age: step.get("max_age").map(number_arg).transpose()?,
             asynchronous: step.get("api").and_then(Value::as_str) == Some("async"),
-            size_of: self.size_of,
+            host: RunnerHost {
+                size_of: self.size_of,
+                ttl_of,
+            },
         })
+    }
+
+    fn host(&self) -> RunnerHost {
+        RunnerHost {
+            size_of: self.size_of,
+            ttl_of: None,
+        }
     }
 
     fn loader(&mut self, spec: &Value) -> Result<Loader, String> {
@@ -592,10 +680,15 @@ impl Runner {
                     Err(e) => return Ok(Err(kind_of(&e))),
                 };
                 match step.get("load") {
-                    None => match step.get("max_age") {
-                        None => Ok(opt_val(c.get(&key))),
-                        Some(m) => out(c.get_fresh(&key, Some(number_arg(m)?)).map(opt_val)),
-                    },
+                    None => {
+                        let max_age = step.get("max_age").map(number_arg).transpose()?;
+                        let mut host = self.host();
+                        out(c.lookup(&key, max_age).and_then(|l| match l {
+                            Lookup::Hit(v) => Ok(opt_val(Some(v))),
+                            Lookup::Absent => Ok(opt_val(None)),
+                            Lookup::Pending(op) => op.wait(&mut host)?.into_option().map(opt_val),
+                        }))
+                    }
                     Some(l) => {
                         let loader = self.loader(l)?;
                         let spec = self.load_spec(step)?;
@@ -624,37 +717,63 @@ impl Runner {
                 let key = key_arg(step)?;
                 let (ttl, ttl_of) = Self::ttl_arg(step)?;
                 let v = Val::new(value_arg(step)?);
-                // A ttl function of the value is the binding's to call.
-                let ttl = ttl.or_else(|| ttl_of.map(|f| v.0[&f].as_f64().unwrap_or(f64::NAN)));
-                let size = measure(&v, self.size_of);
+                let mut host = RunnerHost {
+                    size_of: self.size_of,
+                    ttl_of: ttl_of.clone(),
+                };
+                let ttl = if ttl_of.is_some() {
+                    Ttl::FromValue
+                } else {
+                    ttl.into()
+                };
                 out(self
                     .target(step)
-                    .and_then(|c| c.set_sized(&key, v, size, ttl))
+                    .and_then(|c| c.set_with(&key, v, ttl, &mut host))
+                    .and_then(|op| op.wait(&mut host))
+                    .and_then(|a| a.into_bool())
                     .map(Value::Bool))
             }
             "del" => {
                 let key = key_arg(step)?;
-                out(self.target(step).map(|c| Value::Bool(c.del(&key))))
+                let mut host = self.host();
+                out(self
+                    .target(step)
+                    .and_then(|c| c.del(&key).wait(&mut host))
+                    .and_then(|a| a.into_bool())
+                    .map(Value::Bool))
             }
             "has" => {
                 let key = key_arg(step)?;
-                out(self.target(step).map(|c| Value::Bool(c.has(&key))))
+                let mut host = self.host();
+                out(self
+                    .target(step)
+                    .and_then(|c| c.has(&key).wait(&mut host))
+                    .and_then(|a| a.into_bool())
+                    .map(Value::Bool))
             }
             "expire" => {
                 let key = key_arg(step)?;
                 let ttl = number_arg(step.get("ttl").ok_or("expire needs a ttl")?)?;
+                let mut host = self.host();
                 out(self
                     .target(step)
                     .and_then(|c| c.expire(&key, ttl))
+                    .and_then(|op| op.wait(&mut host))
+                    .and_then(|a| a.into_bool())
                     .map(Value::Bool))
             }
             "remaining_ttl" => {
                 let key = key_arg(step)?;
-                out(self.target(step).map(|c| match c.remaining_ttl(&key) {
-                    None => absent.clone(),
-                    Some(t) if t.is_infinite() => json!({"$inf": 1}),
-                    Some(t) => json!(t),
-                }))
+                let mut host = self.host();
+                out(self
+                    .target(step)
+                    .and_then(|c| c.remaining_ttl(&key).wait(&mut host))
+                    .and_then(|a| a.into_ms())
+                    .map(|m| match m {
+                        None => absent.clone(),
+                        Some(t) if t.is_infinite() => json!({"$inf": 1}),
+                        Some(t) => json!(t),
+                    }))
             }
             "incr" => {
                 let key = key_arg(step)?;
@@ -664,23 +783,43 @@ impl Runner {
                         format!("by {b} cannot be passed in Rust (give the step \"langs\")")
                     })?,
                 };
+                let mut host = self.host();
                 out(self
                     .target(step)
-                    .and_then(|c| c.incr(&key, by))
+                    .and_then(|c| c.incr(&key, by, &mut host))
+                    .and_then(|op| op.wait(&mut host))
+                    .and_then(|a| a.into_int())
                     .map(|n| json!(n)))
             }
-            "keys" => out(self.target(step).map(|c| {
-                let mut k = c.keys();
-                k.sort();
-                json!(k)
-            })),
-            "clear" => out(self.target(step).map(|c| {
-                c.clear();
-                Value::Null
-            })),
+            "keys" => {
+                let mut host = self.host();
+                out(self
+                    .target(step)
+                    .and_then(|c| c.keys().wait(&mut host))
+                    .and_then(|a| a.into_keys())
+                    .map(|mut k| {
+                        k.sort();
+                        json!(k)
+                    }))
+            }
+            "clear" => {
+                let mut host = self.host();
+                out(self
+                    .target(step)
+                    .and_then(|c| c.clear().wait(&mut host))
+                    .map(|_| Value::Null))
+            }
             "len" => out(self.target(step).map(|c| json!(c.len()))),
             "stats" => Ok(stats_json(&self.cache.stats())),
-            "ping" => Ok(Value::Bool(self.cache.ping())),
+            "ping" => {
+                let mut host = self.host();
+                out(self
+                    .cache
+                    .ping()
+                    .wait(&mut host)
+                    .and_then(|a| a.into_bool())
+                    .map(Value::Bool))
+            }
             "advance" => {
                 let ms = step
                     .get("ms")

@@ -214,7 +214,9 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             Op::Incr(k, by) => {
                 let k = format!("k{k}");
                 let by = i64::from(by);
-                let got = cache.incr(&k, by, &mut flightcache::Plain).and_then(|o| o.wait_int());
+                let got = cache
+                    .incr(&k, by, &mut flightcache::Plain)
+                    .and_then(|o| o.wait_int());
                 match m.live(&k) {
                     Some(s) => match s.value.checked_add(by) {
                         Some(n) => {
@@ -245,7 +247,10 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
             }
             Op::Expire(k, t) => {
                 let k = format!("k{k}");
-                let had = cache.expire(&k, f64::from(t)).and_then(|o| o.wait_bool()).unwrap();
+                let had = cache
+                    .expire(&k, f64::from(t))
+                    .and_then(|o| o.wait_bool())
+                    .unwrap();
                 match (had, m.live(&k)) {
                     (true, Some(s)) => {
                         if t == 0 {

@@ -140,7 +140,7 @@ fn bad_ttls_are_errors_that_change_nothing() {
 #[test]
 fn max_ttl_caps_every_ttl() {
     let (c, _) = cache_with(Config {
-        max_ttl: Some(1000.0).into(),
+        max_ttl: Some(1000.0),
         ..Config::default()
     });
     c.set("a", s("v"), None).unwrap();
@@ -164,10 +164,10 @@ fn ttl_may_be_computed_from_the_value() {
         fn ttl_of(&mut self, _: &String) -> flightcache::Result<Option<f64>> {
             Ok(Some(300.0))
         }
-        fn to_shared(&mut self, v: &String) -> flightcache::Result<Value> {
+        fn export(&mut self, v: &String) -> flightcache::Result<Value> {
             Ok(Value::Str(v.clone()))
         }
-        fn from_shared(&mut self, _: Value) -> flightcache::Result<String> {
+        fn import(&mut self, _: Value) -> flightcache::Result<String> {
             unreachable!()
         }
     }
@@ -283,11 +283,15 @@ fn a_panicking_loader_fails_every_waiter_and_the_next_call_loads_again() {
     let (entered_tx, entered_rx) = std::sync::mpsc::channel();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let leader = std::thread::spawn(move || {
-        c2.get_or_load("k", &LoadOptions::default(), || -> Result<String, LoaderError> {
-            entered_tx.send(()).unwrap();
-            go_rx.recv().unwrap();
-            panic!("loader exploded")
-        })
+        c2.get_or_load(
+            "k",
+            &LoadOptions::default(),
+            || -> Result<String, LoaderError> {
+                entered_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                panic!("loader exploded")
+            },
+        )
     });
     entered_rx.recv().unwrap();
     let L::Wait(w) = begin(&c, "k", &LoadOptions::default()).unwrap() else {
@@ -393,15 +397,16 @@ fn a_loader_asking_for_its_own_key_gets_reentrant() {
         panic!()
     };
     let within = [g.flight_id()];
-    let e = begin(&c, 
-            "j",
-            &LoadOptions {
-                within: &within,
-                ..Default::default()
-            },
-        )
-        .err()
-        .unwrap();
+    let e = begin(
+        &c,
+        "j",
+        &LoadOptions {
+            within: &within,
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap();
     assert_eq!(e.kind(), "reentrant");
     drop(g);
 }
@@ -422,15 +427,15 @@ fn waiting_callers_time_out() {
     assert_eq!(e.kind(), "timeout");
     assert!(e.to_string().contains("\"k\""), "{e}");
     // A per-call timeout takes the place of the cache's.
-    let L::Wait(w) = begin(&c, 
-            "k",
-            &LoadOptions {
-                timeout: Some(1.0),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-    else {
+    let L::Wait(w) = begin(
+        &c,
+        "k",
+        &LoadOptions {
+            timeout: Some(1.0),
+            ..Default::default()
+        },
+    )
+    .unwrap() else {
         panic!()
     };
     assert_eq!(w.wait().unwrap_err().kind(), "timeout");
@@ -539,19 +544,46 @@ fn incr_is_atomic_starts_at_zero_and_refuses_non_integers() {
         ..Config::default()
     })
     .unwrap();
-    assert_eq!(c.incr("n", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap(), 1);
-    assert_eq!(c.incr("n", 5, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap(), 6);
-    assert_eq!(c.incr("n", -10, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap(), -4);
+    assert_eq!(
+        c.incr("n", 1, &mut flightcache::Plain)
+            .and_then(|o| o.wait_int())
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        c.incr("n", 5, &mut flightcache::Plain)
+            .and_then(|o| o.wait_int())
+            .unwrap(),
+        6
+    );
+    assert_eq!(
+        c.incr("n", -10, &mut flightcache::Plain)
+            .and_then(|o| o.wait_int())
+            .unwrap(),
+        -4
+    );
     c.set("max", i64::MAX, Some(100.0)).unwrap();
-    assert_eq!(c.incr("max", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap_err().kind(), "invalid_argument");
+    assert_eq!(
+        c.incr("max", 1, &mut flightcache::Plain)
+            .and_then(|o| o.wait_int())
+            .unwrap_err()
+            .kind(),
+        "invalid_argument"
+    );
     assert_eq!(c.get("max"), Some(i64::MAX));
-    assert_eq!(c.remaining_ttl("max").wait_ms().unwrap(), Some(100.0), "incr keeps the TTL");
+    assert_eq!(
+        c.remaining_ttl("max").wait_ms().unwrap(),
+        Some(100.0),
+        "incr keeps the TTL"
+    );
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let c = c.clone();
             std::thread::spawn(move || {
                 for _ in 0..1000 {
-                    c.incr("shared", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap();
+                    c.incr("shared", 1, &mut flightcache::Plain)
+                        .and_then(|o| o.wait_int())
+                        .unwrap();
                 }
             })
         })
@@ -584,7 +616,10 @@ fn incr_is_atomic_starts_at_zero_and_refuses_non_integers() {
     }
     let m: Cache<Mixed> = Cache::new(Config::default()).unwrap();
     m.set("t", Mixed(None), None).unwrap();
-    let e = m.incr("t", 1, &mut flightcache::Plain).and_then(|o| o.wait_int()).unwrap_err();
+    let e = m
+        .incr("t", 1, &mut flightcache::Plain)
+        .and_then(|o| o.wait_int())
+        .unwrap_err();
     assert_eq!(e.kind(), "wrong_type");
     assert!(e.to_string().contains("\"t\""), "{e}");
     assert!(m.get("t").unwrap().0.is_none(), "unchanged");
@@ -602,7 +637,10 @@ fn expire_and_remaining_ttl() {
     assert!(c.expire("k", 0.0).and_then(|o| o.wait_bool()).unwrap());
     assert!(!c.has("k").wait_bool().unwrap());
     c.set("inf", s("v"), Some(f64::INFINITY)).unwrap();
-    assert_eq!(c.remaining_ttl("inf").wait_ms().unwrap(), Some(f64::INFINITY));
+    assert_eq!(
+        c.remaining_ttl("inf").wait_ms().unwrap(),
+        Some(f64::INFINITY)
+    );
 }
 
 #[test]
@@ -708,17 +746,14 @@ fn waiting_callers_can_block_or_await() {
         .build()
         .unwrap();
     let awaiting = rt.spawn(async move {
-        c2.get_or_load_async("k", &LoadOptions::default(), || async {
-            Ok(s("not this"))
-        })
-        .await
+        c2.get_or_load_async("k", &LoadOptions::default(), || async { Ok(s("not this")) })
+            .await
     });
     std::thread::sleep(std::time::Duration::from_millis(20));
     g.complete(s("v"), 1).unwrap();
     assert_eq!(blocking.join().unwrap().unwrap(), "v");
     assert_eq!(rt.block_on(awaiting).unwrap().unwrap(), "v");
 }
-
 
 #[test]
 fn config_errors_name_the_bad_value() {

@@ -231,13 +231,16 @@ impl<V: Clone + 'static> Cache<V> {
             return Op::remaining_ttl(self, &full);
         }
         let now = self.now();
-        Op::answered(self, Answer::Ms(self.inner.memory.peek_live(&full, now).map(|e| {
-            if e.deadline == NEVER {
-                f64::INFINITY
-            } else {
-                (e.deadline - now) as f64
-            }
-        })))
+        Op::answered(
+            self,
+            Answer::Ms(self.inner.memory.peek_live(&full, now).map(|e| {
+                if e.deadline == NEVER {
+                    f64::INFINITY
+                } else {
+                    (e.deadline - now) as f64
+                }
+            })),
+        )
     }
 
     /// The live keys of this cache or namespace (without the namespace's prefix).
@@ -301,7 +304,7 @@ impl<V: Clone + 'static> Cache<V> {
         };
         let size = host.size_of(&value)?;
         let encoded = match &self.inner.tier {
-            Some(_) => Some(codec::encode(&host.to_shared(&value)?)),
+            Some(_) => Some(codec::encode(&host.export(&value)?)),
             None => None,
         };
         let full = self.full_key(key);
@@ -390,7 +393,12 @@ impl<V: Clone + 'static> Cache<V> {
     /// live.
     pub fn expire(&self, key: &str, ttl: f64) -> Result<Op<V>> {
         let ttl = parse_ttl("ttl", ttl)?;
-        let ttl = self.inner.memory.expiry.resolve(Some(ttl as f64)).unwrap_or(ttl);
+        let ttl = self
+            .inner
+            .memory
+            .expiry
+            .resolve(Some(ttl as f64))
+            .unwrap_or(ttl);
         let full = self.full_key(key);
         let now = self.now();
         let map = self.inner.flights.lock(&full);
@@ -436,7 +444,8 @@ impl<V: Clone + 'static> Cache<V> {
             drop(old);
             return Ok(Op::incr(self, &full, by));
         }
-        self.incr_local(&full, by, host).map(|n| Op::answered(self, Answer::Int(n)))
+        self.incr_local(&full, by, host)
+            .map(|n| Op::answered(self, Answer::Int(n)))
     }
 
     pub(crate) fn incr_local(&self, full: &str, by: i64, host: &mut dyn Host<V>) -> Result<i64> {
@@ -457,7 +466,7 @@ impl<V: Clone + 'static> Cache<V> {
                 (by, Expiry::deadline(now, ttl))
             }
         };
-        let v = host.from_integer(n)?;
+        let v = host.integer(n)?;
         let size = host.size_of(&v)?;
         flight::supersede(&mut map, full);
         let (_, released) = self
@@ -591,11 +600,8 @@ pub(crate) fn checked_incr(cur: i64, by: i64) -> Result<i64> {
 }
 
 /// A value read from a store, decoded for the host: its size and in-process deadline.
-pub(crate) fn from_store<V>(
-    host: &mut dyn Host<V>,
-    value: Value,
-) -> Result<(V, u64)> {
-    let v = host.from_shared(value)?;
+pub(crate) fn from_store<V>(host: &mut dyn Host<V>, value: Value) -> Result<(V, u64)> {
+    let v = host.import(value)?;
     let size = host.size_of(&v)?;
     Ok((v, size))
 }

@@ -305,7 +305,10 @@ impl<V: Clone + 'static> Op<V> {
 
     fn command<F>(cache: &Cache<V>, full: &str, fallback: Fallback, f: F) -> Op<V>
     where
-        F: FnOnce(Arc<dyn crate::store::Store>, String) -> crate::store::BoxFuture<'static, StoreResult<Reply>>
+        F: FnOnce(
+                Arc<dyn crate::store::Store>,
+                String,
+            ) -> crate::store::BoxFuture<'static, StoreResult<Reply>>
             + Send
             + 'static,
     {
@@ -315,7 +318,12 @@ impl<V: Clone + 'static> Op<V> {
         Op::with(cache, full, State::Command { pending, fallback })
     }
 
-    pub(crate) fn store_set(cache: &Cache<V>, full: &str, env: Envelope, stored_here: bool) -> Op<V> {
+    pub(crate) fn store_set(
+        cache: &Cache<V>,
+        full: &str,
+        env: Envelope,
+        stored_here: bool,
+    ) -> Op<V> {
         let reclaim = reclaim_at(&env);
         let bytes = env.encode();
         Op::command(cache, full, Fallback::Bool(false), move |s, key| {
@@ -462,7 +470,9 @@ impl<V: Clone + 'static> Op<V> {
                         ..env
                     };
                     let reclaim = reclaim_at(&new);
-                    if s.compare_and_set(&key, Some(old), new.encode(), reclaim).await? {
+                    if s.compare_and_set(&key, Some(old), new.encode(), reclaim)
+                        .await?
+                    {
                         return Ok(Reply::Bool(true));
                     }
                 }
@@ -685,7 +695,7 @@ impl<V: Clone + 'static> Op<V> {
                     }
                     Some(r) => {
                         let (generation, max_age) = (*generation, *max_age);
-                        let answer = match self.from_store_read(r, max_age, host, false) {
+                        let answer = match self.store_value(r, max_age, host, false) {
                             Some((v, size, deadline, born)) => {
                                 self.cache.fill(
                                     &self.full,
@@ -758,7 +768,7 @@ impl<V: Clone + 'static> Op<V> {
     /// A value from a store read: decoded on this thread, with its size and in-process
     /// deadline; `None` for nothing usable. `waiting` accepts a hand-off (a `ttl` 0 value
     /// for the waiters of the load that made it).
-    fn from_store_read(
+    fn store_value(
         &self,
         r: StoreResult<Option<Vec<u8>>>,
         max_age: Option<u64>,
@@ -771,8 +781,7 @@ impl<V: Clone + 'static> Op<V> {
         let epoch = self.cache.clock().epoch_ms();
         let usable = match &env.body {
             Body::Value(_) => {
-                env.is_fresh(epoch)
-                    && max_age.is_none_or(|m| epoch.saturating_sub(env.created) < m)
+                env.is_fresh(epoch) && max_age.is_none_or(|m| epoch.saturating_sub(env.created) < m)
             }
             Body::Handoff(_) => waiting,
             Body::Failure { .. } => false,
@@ -917,7 +926,7 @@ impl<V: Clone + 'static> Op<V> {
                     Err(crate::value::envelope::EnvelopeError::Foreign
                         | crate::value::envelope::EnvelopeError::NewerVersion(_))
                 ));
-                if let Some(found) = self.from_store_read(r, max_age, host, false) {
+                if let Some(found) = self.store_value(r, max_age, host, false) {
                     return Some(self.lead_done_from_store(&flight, found, Status::Hit));
                 }
                 let next = if failed || foreign {
@@ -969,7 +978,7 @@ impl<V: Clone + 'static> Op<V> {
                 let Some(r) = poll(pending, waker) else {
                     return Some(Step::Park(None));
                 };
-                let found = self.from_store_read(r, max_age, host, false);
+                let found = self.store_value(r, max_age, host, false);
                 let Lead::Reread { lease, .. } = self.take_lead() else {
                     unreachable!()
                 };
@@ -1013,7 +1022,7 @@ impl<V: Clone + 'static> Op<V> {
                         return Some(self.lead_failed(&flight, e, false));
                     }
                     let store_failed = r.is_err();
-                    if let Some(found) = self.from_store_read(r, max_age, host, true) {
+                    if let Some(found) = self.store_value(r, max_age, host, true) {
                         self.cache.inner.memory.counters.remote_load_joined();
                         return Some(self.lead_done_from_store(&flight, found, Status::Joined));
                     }
@@ -1041,7 +1050,10 @@ impl<V: Clone + 'static> Op<V> {
                     };
                     return Some(self.lead_failed(&flight, e, false));
                 }
-                let Lead::Remote { watch, lease_until, .. } = self.lead_mut() else {
+                let Lead::Remote {
+                    watch, lease_until, ..
+                } = self.lead_mut()
+                else {
                     unreachable!()
                 };
                 let lease_until = *lease_until;
@@ -1090,8 +1102,15 @@ impl<V: Clone + 'static> Op<V> {
                 // it is not kept, here either. A store failure: kept here.
                 if !matches!(r, Ok(false)) {
                     let now = self.cache.now();
-                    self.cache
-                        .fill(&self.full, Some(&flight), None, value.clone(), size, deadline, now);
+                    self.cache.fill(
+                        &self.full,
+                        Some(&flight),
+                        None,
+                        value.clone(),
+                        size,
+                        deadline,
+                        now,
+                    );
                 } else {
                     self.cache.end_flight(&self.full, &flight);
                 }
@@ -1169,9 +1188,8 @@ impl<V: Clone + 'static> Op<V> {
         let key = Tier::key(&self.full);
         let token = hold.token;
         drop(hold);
-        self.tier().detach(move |s| {
-            Box::pin(async move { s.release(&key, token, failure).await })
-        });
+        self.tier()
+            .detach(move |s| Box::pin(async move { s.release(&key, token, failure).await }));
     }
 
     /// Waits for another process's load: watch first, then read, so that no announcement
@@ -1195,8 +1213,15 @@ impl<V: Clone + 'static> Op<V> {
         (v, size, deadline, born): (V, u64, u64, u64),
         status: Status,
     ) -> Step<V> {
-        self.cache
-            .fill(&self.full, Some(flight), None, v.clone(), size, deadline, born);
+        self.cache.fill(
+            &self.full,
+            Some(flight),
+            None,
+            v.clone(),
+            size,
+            deadline,
+            born,
+        );
         flight.publish(Outcome::Value(v.clone()));
         self.served = Served {
             status,
@@ -1266,13 +1291,20 @@ impl<V: Clone + 'static> Op<V> {
         let Some(hold) = lease else {
             // No store, or it failed: this process keeps the value.
             let _ = write_store;
-            self.cache
-                .fill(&self.full, Some(flight), None, v.clone(), size, deadline, now);
+            self.cache.fill(
+                &self.full,
+                Some(flight),
+                None,
+                v.clone(),
+                size,
+                deadline,
+                now,
+            );
             flight.publish(Outcome::Value(v.clone()));
             self.state = State::Answered(None);
             return Step::Done(Ok(Answer::Value(v)));
         };
-        let body = match host.to_shared(&v) {
+        let body = match host.export(&v) {
             Ok(shared) => codec::encode(&shared),
             Err(_) => {
                 // Outside the shared model: returned to this process's callers, not kept,
@@ -1315,9 +1347,9 @@ impl<V: Clone + 'static> Op<V> {
         let bytes = env.encode();
         let key = Tier::key(&self.full);
         let token = hold.token;
-        let pending = self.tier().call(move |s| {
-            Box::pin(async move { s.fill(&key, token, bytes, reclaim).await })
-        });
+        let pending = self
+            .tier()
+            .call(move |s| Box::pin(async move { s.fill(&key, token, bytes, reclaim).await }));
         let deadline = if ttl == 0 || too_large { now } else { deadline };
         self.set_lead(Lead::Filling {
             lease: hold,
@@ -1399,10 +1431,9 @@ impl<V: Clone + 'static> Op<V> {
     {
         let mut loader = Some(loader);
         loop {
-            let step = std::future::poll_fn(|cx| {
-                std::task::Poll::Ready(self.step(host, cx.waker()))
-            })
-            .await;
+            let step =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(self.step(host, cx.waker())))
+                    .await;
             match step {
                 Step::Done(a) => return a,
                 Step::RunLoader => {
@@ -1461,7 +1492,10 @@ impl ParkFuture {
 
 impl std::future::Future for ParkFuture {
     type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
         if self.polled {
             return std::task::Poll::Ready(());
         }

@@ -58,4 +58,3 @@ impl<V> Lifecycle<Key, Entry<V>> for Released {
         state.push((key, entry));
     }
 }
-

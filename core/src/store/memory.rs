@@ -34,7 +34,11 @@ static ORIGINS: AtomicU64 = AtomicU64::new(1);
 fn shared(name: &str) -> Arc<Mutex<Shared>> {
     let mut named = NAMED.lock().unwrap_or_else(|p| p.into_inner());
     named.retain(|(_, w)| w.strong_count() > 0);
-    if let Some(s) = named.iter().find(|(n, _)| n == name).and_then(|(_, w)| w.upgrade()) {
+    if let Some(s) = named
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, w)| w.upgrade())
+    {
         return s;
     }
     let s = Arc::new(Mutex::new(Shared::default()));
@@ -98,7 +102,10 @@ impl MemoryStore {
     }
 
     fn lease_holder(s: &Guard<'_>, key: &str) -> Option<(u64, Instant)> {
-        s.leases.get(key).copied().filter(|(_, t)| *t > Instant::now())
+        s.leases
+            .get(key)
+            .copied()
+            .filter(|(_, t)| *t > Instant::now())
     }
 }
 

@@ -126,8 +126,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<LeaseState>>;
 
     /// Extends a lease this token holds; false when it is no longer held.
-    fn renew<'a>(&'a self, key: &'a str, token: u64, ttl_ms: u64)
-        -> BoxFuture<'a, StoreResult<bool>>;
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        token: u64,
+        ttl_ms: u64,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
 
     /// Writes the loaded `envelope` and releases the lease, only if `token` still holds it;
     /// returns whether it wrote. Announces the change either way the lease ends.
@@ -154,8 +158,11 @@ pub trait Store: Send + Sync + 'static {
     fn watch(&self, key: &str, timeout: Duration) -> BoxFuture<'static, ()>;
 
     /// The keys under `prefix` that hold a fresh entry at `epoch_now`.
-    fn keys<'a>(&'a self, prefix: &'a str, epoch_now: u64)
-        -> BoxFuture<'a, StoreResult<Vec<String>>>;
+    fn keys<'a>(
+        &'a self,
+        prefix: &'a str,
+        epoch_now: u64,
+    ) -> BoxFuture<'a, StoreResult<Vec<String>>>;
 
     /// Removes every key under `prefix`; returns how many.
     fn clear<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StoreResult<u64>>;

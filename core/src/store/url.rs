@@ -266,7 +266,15 @@ mod tests {
         );
         assert_eq!(u.redacted(), "rediss://app:***@cache.local:6380/2");
         let u = StoreUrl::parse(Some("redis://:pw@127.0.0.1")).unwrap();
-        assert!(matches!(u, StoreUrl::Redis { port: 6379, db: 0, username: None, .. }));
+        assert!(matches!(
+            u,
+            StoreUrl::Redis {
+                port: 6379,
+                db: 0,
+                username: None,
+                ..
+            }
+        ));
         for (bad, part) in [
             ("redis://h:99999/0", "port"),
             ("redis://h:6379/x", "database"),
@@ -277,7 +285,9 @@ mod tests {
             let e = StoreUrl::parse(Some(bad)).unwrap_err().to_string();
             assert!(e.contains(part), "{bad}: {e}");
         }
-        let e = StoreUrl::parse(Some("redis://u:secret@h:x/0")).unwrap_err().to_string();
+        let e = StoreUrl::parse(Some("redis://u:secret@h:x/0"))
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("secret"), "{e}");
     }
 }

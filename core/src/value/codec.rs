@@ -345,12 +345,12 @@ mod tests {
     #[test]
     fn bad_bytes_are_refused() {
         for bad in [
-            &[0xa3, b'a'][..],    // truncated string
-            &[0xc1],              // never used
-            &[0xd4, 1, 2],        // extension
-            &[0x81, 0x01, 0xc0],  // map with an integer key
-            &[0xa1, 0xff],        // invalid UTF-8
-            &[0xc0, 0xc0],        // trailing bytes
+            &[0xa3, b'a'][..],           // truncated string
+            &[0xc1],                     // never used
+            &[0xd4, 1, 2],               // extension
+            &[0x81, 0x01, 0xc0],         // map with an integer key
+            &[0xa1, 0xff],               // invalid UTF-8
+            &[0xc0, 0xc0],               // trailing bytes
             &[0xdd, 255, 255, 255, 255], // a huge length with nothing behind it
             &[0xcf, 255, 255, 255, 255, 255, 255, 255, 255],
         ] {

@@ -125,7 +125,10 @@ impl Envelope {
             return Err(EnvelopeError::NewerVersion(bytes[2]));
         }
         if bytes[2] != VERSION {
-            return Err(EnvelopeError::Corrupt(format!("format version {}", bytes[2])));
+            return Err(EnvelopeError::Corrupt(format!(
+                "format version {}",
+                bytes[2]
+            )));
         }
         if bytes.len() < HEADER_LEN {
             return Err(EnvelopeError::Corrupt("a truncated header".into()));
@@ -163,7 +166,9 @@ impl Envelope {
             body,
         };
         if env.stale_until < env.fresh_until {
-            return Err(EnvelopeError::Corrupt("stale_until before fresh_until".into()));
+            return Err(EnvelopeError::Corrupt(
+                "stale_until before fresh_until".into(),
+            ));
         }
         Ok(env)
     }
@@ -227,7 +232,10 @@ mod tests {
         assert_eq!(Envelope::decode(&b), Err(EnvelopeError::NewerVersion(9)));
         let mut b = sample(Body::Value(codec::encode(&Value::Null))).encode();
         b.push(0xc0);
-        assert!(matches!(Envelope::decode(&b), Err(EnvelopeError::Corrupt(_))));
+        assert!(matches!(
+            Envelope::decode(&b),
+            Err(EnvelopeError::Corrupt(_))
+        ));
         let b = sample(Body::Value(codec::encode(&Value::Null))).encode();
         assert!(matches!(
             Envelope::decode(&b[..20]),

@@ -122,7 +122,10 @@ mod tests {
         assert_eq!(Value::from_f64(42.0), Value::Int(42));
         assert_eq!(Value::from_f64(-3.0), Value::Int(-3));
         assert_eq!(Value::from_f64(0.5), Value::Float(0.5));
-        assert_eq!(Value::from_f64(9.007_199_254_740_992e15), Value::Float(9.007_199_254_740_992e15));
+        assert_eq!(
+            Value::from_f64(9.007_199_254_740_992e15),
+            Value::Float(9.007_199_254_740_992e15)
+        );
         assert!(matches!(Value::from_f64(-0.0), Value::Float(f) if f.is_sign_negative()));
         assert!(matches!(Value::from_f64(f64::NAN), Value::Float(f) if f.is_nan()));
     }

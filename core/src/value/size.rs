@@ -65,12 +65,15 @@ pub trait Walk {
     fn items(&mut self, node: &Self::Node, limit: usize) -> Result<Vec<(u64, Self::Node)>>;
 }
 
+/// A user's `size_of` function, called with a value.
+pub type UserSize<'a, N> = &'a mut dyn FnMut(&N) -> Result<f64>;
+
 /// The size of `node`: exact for strings, binary data and scalars; else `user(node)` when
 /// the cache has a `size_of` function (its answer checked here), else the estimate.
 pub fn measure<W: Walk>(
     w: &mut W,
     node: &W::Node,
-    user: Option<&mut dyn FnMut(&W::Node) -> Result<f64>>,
+    user: Option<UserSize<'_, W::Node>>,
 ) -> Result<u64> {
     let shape = w.shape(node)?;
     if let Some(n) = shape.exact() {
@@ -184,10 +187,7 @@ mod tests {
             42
         );
         // {"ké": null}: 32 + 8 + 3 + 8
-        assert_eq!(
-            of_value(&Value::Map(vec![("ké".into(), Value::Null)])),
-            51
-        );
+        assert_eq!(of_value(&Value::Map(vec![("ké".into(), Value::Null)])), 51);
     }
 
     #[test]
@@ -203,10 +203,11 @@ mod tests {
             v = Value::List(vec![v]);
         }
         let n = of_value(&v);
-        assert_eq!(n, MAX_DEPTH as u64 * (LIST_OVERHEAD + SLOT_SIZE) + SCALAR_SIZE);
-        // Dropping a deeply nested value recursively would overflow the stack; let it leak
-        // its nesting flat.
-        let mut v = v;
+        assert_eq!(
+            n,
+            MAX_DEPTH as u64 * (LIST_OVERHEAD + SLOT_SIZE) + SCALAR_SIZE
+        );
+        // Dropping a deeply nested value recursively would overflow the stack: flatten it.
         while let Value::List(mut xs) = v {
             v = xs.pop().unwrap_or(Value::Null);
         }

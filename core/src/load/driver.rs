@@ -810,6 +810,7 @@ impl<V: Clone + 'static> Op<V> {
         let State::Load(load) = &mut self.state else {
             unreachable!()
         };
+
         match &mut load.phase {
             Phase::Start => {
                 let _ = load.has_loader;
@@ -915,6 +916,7 @@ impl<V: Clone + 'static> Op<V> {
             unreachable!()
         };
         let flight = flight.clone();
+
         match lead {
             Lead::StoreRead(p) => {
                 let Some(r) = poll(p, waker) else {
@@ -1083,7 +1085,7 @@ impl<V: Clone + 'static> Op<V> {
                 let Some(result) = result.take() else {
                     return Some(Step::RunLoader);
                 };
-                Some(self.after_loader(&flight, result, host))
+                self.after_loader(&flight, result, host)
             }
             Lead::Filling { pending, .. } => {
                 let Some(r) = poll(pending, waker) else {
@@ -1167,16 +1169,20 @@ impl<V: Clone + 'static> Op<V> {
         let key = Tier::key(&self.full);
         let flag = stop.clone();
         let every = Duration::from_millis((ttl / 3).max(1));
-        tier.detach(move |s| {
+        let timeout = tier.timeout();
+        tier.background(move |s| {
             Box::pin(async move {
                 loop {
                     tokio::time::sleep(every).await;
                     if flag.load(Ordering::SeqCst) {
                         return Ok(());
                     }
-                    match s.renew(&key, token, ttl).await {
-                        Ok(true) => {}
-                        _ => return Ok(()),
+                    // A renewal that fails or is late is tried again next time: the lease
+                    // outlives two missed renewals.
+                    if let Ok(Ok(false)) =
+                        tokio::time::timeout(timeout, s.renew(&key, token, ttl)).await
+                    {
+                        return Ok(());
                     }
                 }
             })
@@ -1246,7 +1252,7 @@ impl<V: Clone + 'static> Op<V> {
         flight: &Arc<Flight<V>>,
         result: std::result::Result<V, LoaderError>,
         host: &mut dyn Host<V>,
-    ) -> Step<V> {
+    ) -> Option<Step<V>> {
         let Lead::Loader {
             lease,
             write_store,
@@ -1263,7 +1269,7 @@ impl<V: Clone + 'static> Op<V> {
                     let record = self.failure_record(&le);
                     self.release_lease(hold, Some(record));
                 }
-                return self.lead_failed(flight, Error::Loader(le), true);
+                return Some(self.lead_failed(flight, Error::Loader(le), true));
             }
         };
         // Measuring, the TTL function and conversion are the host's code: an error there
@@ -1274,7 +1280,7 @@ impl<V: Clone + 'static> Op<V> {
                 if let Some(hold) = lease {
                     self.release_lease(hold, None);
                 }
-                return self.lead_failed(flight, e, true);
+                return Some(self.lead_failed(flight, e, true));
             }
         };
         let size = match host.size_of(&v) {
@@ -1283,7 +1289,7 @@ impl<V: Clone + 'static> Op<V> {
                 if let Some(hold) = lease {
                     self.release_lease(hold, None);
                 }
-                return self.lead_failed(flight, e, true);
+                return Some(self.lead_failed(flight, e, true));
             }
         };
         let now = self.cache.now();
@@ -1302,7 +1308,7 @@ impl<V: Clone + 'static> Op<V> {
             );
             flight.publish(Outcome::Value(v.clone()));
             self.state = State::Answered(None);
-            return Step::Done(Ok(Answer::Value(v)));
+            return Some(Step::Done(Ok(Answer::Value(v))));
         };
         let body = match host.export(&v) {
             Ok(shared) => codec::encode(&shared),
@@ -1314,7 +1320,7 @@ impl<V: Clone + 'static> Op<V> {
                 self.cache.end_flight(&self.full, flight);
                 flight.publish(Outcome::Value(v.clone()));
                 self.state = State::Answered(None);
-                return Step::Done(Ok(Answer::Value(v)));
+                return Some(Step::Done(Ok(Answer::Value(v))));
             }
         };
         let load_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
@@ -1358,7 +1364,8 @@ impl<V: Clone + 'static> Op<V> {
             deadline,
             pending,
         });
-        Step::Park(None)
+        // Not parked yet: the next step polls the write with the caller's waker.
+        None
     }
 
     fn load_ttl(&self, v: &V, host: &mut dyn Host<V>) -> Result<u64> {

@@ -62,6 +62,16 @@ pub(crate) fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>> {
     }))
 }
 
+/// A store object on `memory://NAME`, as a cache would open it (tests use it to act as
+/// another process).
+pub fn named(name: &str) -> MemoryStore {
+    MemoryStore {
+        name: name.to_string(),
+        shared: shared(name),
+        origin: ORIGINS.fetch_add(1, Ordering::Relaxed),
+    }
+}
+
 pub struct MemoryStore {
     name: String,
     shared: Arc<Mutex<Shared>>,

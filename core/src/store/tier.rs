@@ -229,12 +229,25 @@ impl Tier {
         runtime::spawn(fut, || ())
     }
 
-    /// A command whose result nobody waits for (a lease release, a renewal).
+    /// A command whose result nobody waits for (a lease release).
     pub fn detach<F>(&self, f: F)
     where
         F: FnOnce(Arc<dyn Store>) -> BoxFuture<'static, StoreResult<()>> + Send + 'static,
     {
         drop(self.call(f));
+    }
+
+    /// A task that runs until it decides to stop (the lease renewal), with no timeout of
+    /// its own: each command it sends is bounded with [`Tier::timeout`].
+    pub fn background<F>(&self, f: F)
+    where
+        F: FnOnce(Arc<dyn Store>) -> BoxFuture<'static, StoreResult<()>> + Send + 'static,
+    {
+        drop(self.run(f, None));
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
     }
 }
 

@@ -1,26 +1,31 @@
-//! `flightcache.Cache`: the core's cache with Python values.
+//! `flightcache.Cache`: the core's cache with Python values. Each method converts its
+//! arguments, asks the core, and drives the operation the core returns (see `op`); no rule
+//! of the cache lives here.
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use flightcache::{Clock, Config, FlightId, Lookup, Waiter};
+use flightcache::{Clock, Config, FlightId, Lookup, Op};
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyInt, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::convert::{self, millis, opt_millis, Ttl};
+use crate::clock::ManualClock;
+use crate::convert::{self, millis, opt_millis, TtlArg};
 use crate::errors::{invalid, wrong_type, IntoPy};
-use crate::handles::{self, Lead, ManualClock, Ready, Stats, WaiterHandle};
-use crate::value::{measure, type_name, PyVal};
+use crate::host::PyHost;
+use crate::op::{answer_to_py, drive_blocking, is_awaitable, PyOp};
+use crate::ready::Ready;
+use crate::stats::Stats;
+use crate::value::{type_name, PyVal};
 
 /// What every namespace view of one cache shares.
 struct Shared {
     size_of: Option<Py<PyAny>>,
 }
 
-#[pyclass(frozen, module = "flightcache", weakref)]
+#[pyclass(frozen, module = "flightcache", weakref, subclass)]
 pub struct Cache {
     inner: flightcache::Cache<PyVal>,
     shared: Arc<Shared>,
@@ -28,8 +33,7 @@ pub struct Cache {
 }
 
 struct Aio {
-    lead: Py<PyAny>,
-    wait: Py<PyAny>,
+    drive: Py<PyAny>,
     blocks_this_thread: Py<PyAny>,
     loading: Py<PyAny>,
     memoize: Py<PyAny>,
@@ -46,8 +50,7 @@ fn aio(py: Python<'_>) -> &Aio {
             .import("flightcache._memo")
             .expect("flightcache._memo is importable");
         Aio {
-            lead: m.getattr("lead").expect("_aio.lead").unbind(),
-            wait: m.getattr("wait").expect("_aio.wait").unbind(),
+            drive: m.getattr("drive").expect("_aio.drive").unbind(),
             blocks_this_thread: m
                 .getattr("blocks_this_thread")
                 .expect("_aio.blocks_this_thread")
@@ -60,8 +63,7 @@ fn aio(py: Python<'_>) -> &Aio {
 
 /// The flights the current asyncio task (context) is loading.
 fn within(py: Python<'_>) -> PyResult<Vec<FlightId>> {
-    let ids = aio(py).loading.bind(py).call_method0("get")?;
-    ids.extract()
+    aio(py).loading.bind(py).call_method0("get")?.extract()
 }
 
 fn bound_arg(py: Python<'_>, name: &str, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
@@ -79,63 +81,16 @@ fn bound_arg(py: Python<'_>, name: &str, v: Option<&Bound<'_, PyAny>>) -> PyResu
         .map_err(|_| invalid(py, format!("{name} must be an int >= 1, got {v}")))
 }
 
-/// Blocks, detached from the interpreter, until another caller's load ends. The outcome is
-/// handed over by the thread that completes the load (which is attached), so this thread
-/// never clones a value while detached. Checks for signals (Ctrl-C) every 100 ms.
-fn wait_blocking(py: Python<'_>, w: Waiter<PyVal>) -> PyResult<PyVal> {
-    type Slot = (Mutex<Option<flightcache::Result<PyVal>>>, Condvar);
-    let deadline = w.timeout().map(|t| Instant::now() + t);
-    let timeout_error = w.timeout_error();
-    let slot: Arc<Slot> = Arc::new((Mutex::new(None), Condvar::new()));
-    let s2 = slot.clone();
-    w.on_complete(move |outcome| {
-        *s2.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-        s2.1.notify_all();
-    });
-    loop {
-        let got = {
-            let slot = &slot;
-            py.detach(move || {
-                let mut g = slot.0.lock().unwrap_or_else(|p| p.into_inner());
-                let until = Instant::now() + Duration::from_millis(100);
-                let until = deadline.map_or(until, |d| d.min(until));
-                while g.is_none() {
-                    let now = Instant::now();
-                    if now >= until {
-                        break;
-                    }
-                    g = slot
-                        .1
-                        .wait_timeout(g, until - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                }
-                g.take()
-            })
-        };
-        match got {
-            Some(r) => return r.py_err(py),
-            None => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(crate::errors::to_py(py, timeout_error));
-                }
-                py.check_signals()?;
-            }
-        }
-    }
+fn ready(py: Python<'_>, v: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, Ready::new(v))?.into_any())
 }
 
-/// An awaitable made for a load that another caller runs, or that a hit made needless:
-/// close a coroutine so that Python does not warn that it was never awaited.
+/// A coroutine made for a load another caller runs, or that a hit made needless: close it
+/// so that Python does not warn that it was never awaited.
 fn close_unused(get_value: &Bound<'_, PyAny>) {
     if !get_value.is_callable() && get_value.hasattr("close").unwrap_or(false) {
         let _ = get_value.call_method0("close");
     }
-}
-
-fn is_awaitable(v: &Bound<'_, PyAny>) -> bool {
-    v.hasattr(pyo3::intern!(v.py(), "__await__"))
-        .unwrap_or(false)
 }
 
 impl Cache {
@@ -147,95 +102,61 @@ impl Cache {
         }
     }
 
-    #[inline]
-    fn plain_get(
-        &self,
-        py: Python<'_>,
-        key: &str,
-        max_age: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Option<PyVal>> {
-        match max_age {
-            None => Ok(self.inner.get(key)),
-            Some(m) if m.is_none() => Ok(self.inner.get(key)),
-            Some(m) => self
-                .inner
-                .get_fresh(key, Some(millis("max_age", m)?))
-                .py_err(py),
-        }
+    fn host<'a, 'py>(&'a self, py: Python<'py>) -> PyHost<'a, 'py>
+    where
+        'py: 'a,
+    {
+        PyHost::new(py, self.shared.size_of.as_ref().map(|f| f.bind(py)))
     }
 
-    fn set_value(
+    /// Runs an operation that needs no loader to its answer, on this thread.
+    fn run(&self, py: Python<'_>, op: Op<PyVal>) -> PyResult<Py<PyAny>> {
+        let mut host = self.host(py);
+        let a = drive_blocking(py, op, &mut host, None, None)?;
+        Ok(answer_to_py(py, a, None))
+    }
+
+    /// The same, as an awaitable for asyncio code: ready at once without a store.
+    fn arun(&self, py: Python<'_>, op: Op<PyVal>) -> PyResult<Py<PyAny>> {
+        if !self.inner.has_store() {
+            return ready(py, self.run(py, op)?);
+        }
+        let op = Py::new(
+            py,
+            PyOp::new(op, self.shared.size_of.as_ref().map(|f| f.clone_ref(py)), None, None),
+        )?;
+        Ok(aio(py).drive.bind(py).call1((op, py.None()))?.unbind())
+    }
+
+    fn set_op(
         &self,
         py: Python<'_>,
-        key: &str,
+        key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
         ttl: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        let ttl = Ttl::parse(ttl)?;
-        let ttl = ttl.for_value(value)?;
-        let size = measure(py, value, self.shared.size_of.as_ref())?;
+    ) -> PyResult<Op<PyVal>> {
+        let k = convert::key(key)?;
+        let ttl = TtlArg::parse(ttl)?;
+        let mut host = self.host(py);
+        host.ttl_of = ttl.function;
         self.inner
-            .set_sized(key, PyVal::new(value.clone().unbind()), size, ttl)
+            .set_with(k, PyVal::new(value.clone().unbind()), ttl.ttl, &mut host)
             .py_err(py)
     }
 
-    /// `get` with a loader, for threads: one loader per key; the others wait detached.
-    fn load_sync(
+    fn lookup(
         &self,
         py: Python<'_>,
         key: &str,
-        get_value: &Bound<'_, PyAny>,
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        let ttl = Ttl::parse(ttl)?;
-        if !get_value.is_callable() {
-            return Err(wrong_type(
-                py,
-                format!(
-                    "get_value must be callable, not {} (in asyncio code, aget also takes an awaitable)",
-                    type_name(get_value)
-                ),
-            ));
+    ) -> PyResult<Lookup<PyVal>> {
+        if let Some(t) = ttl {
+            // Checked even without a loader: a bad ttl is an error wherever it is given.
+            TtlArg::parse(Some(t))?;
         }
-        let opts = ttl.load_options(max_age)?;
-        match self.inner.begin_load(key, &opts).py_err(py)? {
-            Lookup::Hit(v) => Ok(v.into_py(py)),
-            Lookup::Wait(w) => {
-                w.check_within(&within(py)?).py_err(py)?;
-                let own_loop = aio(py)
-                    .blocks_this_thread
-                    .bind(py)
-                    .call1((w.flight_id(),))?
-                    .is_truthy()?;
-                if own_loop {
-                    // Waiting here would block the event loop that has to finish the load.
-                    return Err(crate::errors::to_py(
-                        py,
-                        flightcache::Error::Reentrant {
-                            key: key.to_string(),
-                        },
-                    ));
-                }
-                wait_blocking(py, w).map(|v| v.into_py(py))
-            }
-            Lookup::Lead(guard) => {
-                let r = guard.run(|| get_value.call0());
-                match r {
-                    Ok(v) if is_awaitable(&v) => {
-                        let _ = v.call_method0("close");
-                        let e = wrong_type(
-                            py,
-                            "get_value returned an awaitable: use `await cache.aget(...)` in asyncio code"
-                                .into(),
-                        );
-                        Err(handles::fail(py, guard, e))
-                    }
-                    Ok(v) => handles::complete(py, guard, &v, &ttl, self.shared.size_of.as_ref()),
-                    Err(e) => Err(handles::fail(py, guard, e)),
-                }
-            }
-        }
+        let max_age = opt_millis("max_age", max_age)?;
+        self.inner.lookup(key, max_age).py_err(py)
     }
 }
 
@@ -244,7 +165,9 @@ impl Cache {
     #[new]
     #[pyo3(signature = (
         max_entries=None, *, max_bytes=None, max_key_bytes=None, max_value_bytes=None,
-        ttl=None, max_ttl=None, load_timeout=None, clock=None, size_of=None
+        ttl=None, max_ttl=None, load_timeout=None, clock=None, size_of=None, store=None,
+        store_timeout=None, lease=None, l1_staleness=None, store_max_entries=None,
+        store_max_bytes=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -258,6 +181,12 @@ impl Cache {
         load_timeout: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, PyAny>>,
         size_of: Option<&Bound<'_, PyAny>>,
+        store: Option<&Bound<'_, PyAny>>,
+        store_timeout: Option<&Bound<'_, PyAny>>,
+        lease: Option<&Bound<'_, PyAny>>,
+        l1_staleness: Option<&Bound<'_, PyAny>>,
+        store_max_entries: Option<&Bound<'_, PyAny>>,
+        store_max_bytes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let defaults = Config::default();
         let clock = match clock.filter(|c| !c.is_none()) {
@@ -284,6 +213,18 @@ impl Cache {
             }
             other => other.map(|f| f.clone().unbind()),
         };
+        let store = match store.filter(|s| !s.is_none()) {
+            None => None,
+            Some(s) => match s.cast::<PyString>() {
+                Ok(s) => Some(s.to_str()?.to_owned()),
+                Err(_) => {
+                    return Err(wrong_type(
+                        py,
+                        format!("store must be a URL (str), not {}", type_name(s)),
+                    ))
+                }
+            },
+        };
         let config = Config {
             max_entries: bound_arg(py, "max_entries", max_entries)?.unwrap_or(defaults.max_entries),
             max_bytes: bound_arg(py, "max_bytes", max_bytes)?,
@@ -293,16 +234,25 @@ impl Cache {
             max_ttl: opt_millis("max_ttl", max_ttl)?,
             load_timeout: opt_millis("load_timeout", load_timeout)?,
             clock,
+            store,
+            store_timeout: opt_millis("store_timeout", store_timeout)?,
+            lease: opt_millis("lease", lease)?,
+            l1_staleness: opt_millis("l1_staleness", l1_staleness)?,
+            store_max_entries: bound_arg(py, "store_max_entries", store_max_entries)?,
+            store_max_bytes: bound_arg(py, "store_max_bytes", store_max_bytes)?,
         };
+        crate::stores::register();
+        // Opening a store may do I/O (a file, a connection): not with the interpreter held.
+        let inner = py.detach(|| flightcache::Cache::new(config)).py_err(py)?;
         Ok(Cache {
-            inner: flightcache::Cache::new(config).py_err(py)?,
+            inner,
             shared: Arc::new(Shared { size_of }),
             name: None,
         })
     }
 
     /// The value of `key`, or `default` when absent; with `get_value`, loads it when absent
-    /// (one load per key however many threads ask).
+    /// (one load per key however many threads, and with a store processes, ask).
     #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None))]
     fn get(
         &self,
@@ -314,16 +264,47 @@ impl Cache {
         default: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
-        match get_value {
-            Some(f) if !f.is_none() => self.load_sync(py, k, f, ttl, max_age),
-            _ => {
-                if let Some(t) = ttl {
-                    Ttl::parse(Some(t))?;
+        let default = || default.map_or_else(|| py.None(), |d| d.clone().unbind());
+        let Some(f) = get_value.filter(|f| !f.is_none()) else {
+            if ttl.is_none() && max_age.is_none() {
+                // The hit path.
+                if let Some(v) = self.inner.get(k) {
+                    return Ok(v.into_py());
                 }
-                match self.plain_get(py, k, max_age)? {
-                    Some(v) => Ok(v.into_py(py)),
-                    None => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
+                if !self.inner.has_store() {
+                    return Ok(default());
                 }
+            }
+            return match self.lookup(py, k, ttl, max_age)? {
+                Lookup::Hit(v) => Ok(v.into_py()),
+                Lookup::Absent => Ok(default()),
+                Lookup::Pending(op) => {
+                    let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
+                    Ok(answer_to_py(py, a, Some(&default())))
+                }
+            };
+        };
+        if !f.is_callable() {
+            return Err(wrong_type(
+                py,
+                format!(
+                    "get_value must be callable, not {} (in asyncio code, aget also takes an awaitable)",
+                    type_name(f)
+                ),
+            ));
+        }
+        let ttl = TtlArg::parse(ttl)?;
+        let within = within(py)?;
+        let opts = ttl.load_options(max_age, &within)?;
+        match self.inner.load(k, &opts).py_err(py)? {
+            Lookup::Hit(v) => Ok(v.into_py()),
+            Lookup::Absent => Ok(default()),
+            Lookup::Pending(op) => {
+                let mut host = self.host(py);
+                host.ttl_of = ttl.function;
+                let check = aio(py).blocks_this_thread.bind(py);
+                let a = drive_blocking(py, op, &mut host, Some(f), Some(check))?;
+                Ok(answer_to_py(py, a, None))
             }
         }
     }
@@ -342,18 +323,19 @@ impl Cache {
         default: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
-        let ready =
-            |v: Py<PyAny>| -> PyResult<Py<PyAny>> { Ok(Py::new(py, Ready::new(v))?.into_any()) };
+        let default_obj = default.map(|d| d.clone().unbind());
+        let size_of = || self.shared.size_of.as_ref().map(|f| f.clone_ref(py));
         let Some(gv) = get_value.filter(|f| !f.is_none()) else {
-            if let Some(t) = ttl {
-                Ttl::parse(Some(t))?;
-            }
-            return match self.plain_get(py, k, max_age)? {
-                Some(v) => ready(v.into_py(py)),
-                None => ready(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
+            return match self.lookup(py, k, ttl, max_age)? {
+                Lookup::Hit(v) => ready(py, v.into_py()),
+                Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
+                Lookup::Pending(op) => {
+                    let op = Py::new(py, PyOp::new(op, size_of(), None, default_obj))?;
+                    Ok(aio(py).drive.bind(py).call1((op, py.None()))?.unbind())
+                }
             };
         };
-        let ttl = Ttl::parse(ttl)?;
+        let ttl = TtlArg::parse(ttl)?;
         if !gv.is_callable() && !is_awaitable(gv) {
             return Err(wrong_type(
                 py,
@@ -363,34 +345,24 @@ impl Cache {
                 ),
             ));
         }
-        let opts = ttl.load_options(max_age)?;
-        match self.inner.begin_load(k, &opts).py_err(py)? {
+        let within = within(py)?;
+        let opts = ttl.load_options(max_age, &within)?;
+        match self.inner.load(k, &opts).py_err(py)? {
             Lookup::Hit(v) => {
                 close_unused(gv);
-                ready(v.into_py(py))
+                ready(py, v.into_py())
             }
-            Lookup::Wait(w) => {
-                w.check_within(&within(py)?).py_err(py)?;
-                close_unused(gv);
-                let h = Py::new(py, WaiterHandle::new(w))?;
-                Ok(aio(py).wait.bind(py).call1((h,))?.unbind())
-            }
-            Lookup::Lead(guard) => {
-                let lead = Py::new(
-                    py,
-                    Lead::new(
-                        guard,
-                        &ttl,
-                        self.shared.size_of.as_ref().map(|f| f.clone_ref(py)),
-                    ),
-                )?;
-                Ok(aio(py).lead.bind(py).call1((lead, gv))?.unbind())
+            Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
+            Lookup::Pending(op) => {
+                let ttl_of = ttl.function.map(|f| f.clone().unbind());
+                let op = Py::new(py, PyOp::new(op, size_of(), ttl_of, default_obj))?;
+                Ok(aio(py).drive.bind(py).call1((op, gv))?.unbind())
             }
         }
     }
 
-    /// Stores `value` under `key`. Returns False when nothing was stored (`ttl` 0, or an
-    /// entry over a size limit).
+    /// Stores `value` under `key`. Returns False when nothing was stored (`ttl` 0, an entry
+    /// over a size limit, or a store that did not take it: this process still has it).
     #[pyo3(signature = (key, value, ttl=None))]
     fn set(
         &self,
@@ -399,8 +371,8 @@ impl Cache {
         value: &Bound<'_, PyAny>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        let k = convert::key(key)?;
-        self.set_value(py, k, value, ttl)
+        let op = self.set_op(py, key, value, ttl)?;
+        self.run(py, op)?.bind(py).extract()
     }
 
     #[pyo3(signature = (key, value, ttl=None))]
@@ -410,42 +382,38 @@ impl Cache {
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
         ttl: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<Ready>> {
-        let stored = self.set(py, key, value, ttl)?;
-        Py::new(
-            py,
-            Ready::new(
-                pyo3::types::PyBool::new(py, stored)
-                    .to_owned()
-                    .into_any()
-                    .unbind(),
-            ),
-        )
+    ) -> PyResult<Py<PyAny>> {
+        let op = self.set_op(py, key, value, ttl)?;
+        self.arun(py, op)
     }
 
     /// Removes `key`. Returns whether it had a live value.
-    fn delete(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.inner.del(convert::key(key)?))
+    fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let op = self.inner.del(convert::key(key)?);
+        self.run(py, op)?.bind(py).extract()
     }
 
-    fn adelete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<Ready>> {
-        let removed = self.delete(key)?;
-        Py::new(
-            py,
-            Ready::new(
-                pyo3::types::PyBool::new(py, removed)
-                    .to_owned()
-                    .into_any()
-                    .unbind(),
-            ),
-        )
+    fn adelete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let op = self.inner.del(convert::key(key)?);
+        self.arun(py, op)
     }
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        match self.inner.get(convert::key(key)?) {
-            Some(v) => Ok(v.into_py(py)),
-            None => Err(PyKeyError::new_err(key.clone().unbind())),
+        let k = convert::key(key)?;
+        if let Some(v) = self.inner.get(k) {
+            return Ok(v.into_py());
         }
+        let found = match self.lookup(py, k, None, None)? {
+            Lookup::Hit(v) => Some(v.into_py()),
+            Lookup::Absent => None,
+            Lookup::Pending(op) => {
+                drive_blocking(py, op, &mut self.host(py), None, None)?
+                    .into_option()
+                    .py_err(py)?
+                    .map(PyVal::into_py)
+            }
+        };
+        found.ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
     }
 
     fn __setitem__(
@@ -454,34 +422,40 @@ impl Cache {
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let k = convert::key(key)?;
-        self.set_value(py, k, value, None).map(|_| ())
+        self.set(py, key, value, None).map(|_| ())
     }
 
-    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.inner.del(convert::key(key)?) {
+    fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.delete(py, key)? {
             Ok(())
         } else {
             Err(PyKeyError::new_err(key.clone().unbind()))
         }
     }
 
-    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.inner.has(convert::key(key)?))
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.exists(py, key)
     }
 
+    /// Entries in this process's tier.
     fn __len__(&self) -> usize {
         self.inner.len()
     }
 
     fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let keys = pyo3::types::PyList::new(py, self.inner.keys())?;
-        Ok(keys.try_iter()?.into_any().unbind())
+        let keys = self.keys(py)?;
+        Ok(keys.bind(py).try_iter()?.into_any().unbind())
     }
 
     /// Whether `key` has a live value (counts neither a hit nor a miss).
-    fn exists(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.inner.has(convert::key(key)?))
+    fn exists(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let op = self.inner.has(convert::key(key)?);
+        self.run(py, op)?.bind(py).extract()
+    }
+
+    fn aexists(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let op = self.inner.has(convert::key(key)?);
+        self.arun(py, op)
     }
 
     /// Sets a new TTL (ms or timedelta) on a live key; 0 removes it. Returns whether it was live.
@@ -492,13 +466,30 @@ impl Cache {
         ttl: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         let k = convert::key(key)?;
-        let ms = millis("ttl", ttl)?;
-        self.inner.expire(k, ms).py_err(py)
+        let op = self.inner.expire(k, millis("ttl", ttl)?).py_err(py)?;
+        self.run(py, op)?.bind(py).extract()
+    }
+
+    fn aexpire(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        ttl: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let k = convert::key(key)?;
+        let op = self.inner.expire(k, millis("ttl", ttl)?).py_err(py)?;
+        self.arun(py, op)
     }
 
     /// Milliseconds until `key` expires (`math.inf` if never), or None when absent.
-    fn remaining_ttl(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
-        Ok(self.inner.remaining_ttl(convert::key(key)?))
+    fn remaining_ttl(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let op = self.inner.remaining_ttl(convert::key(key)?);
+        self.run(py, op)
+    }
+
+    fn aremaining_ttl(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let op = self.inner.remaining_ttl(convert::key(key)?);
+        self.arun(py, op)
     }
 
     /// Adds `by` to the integer at `key` atomically (a missing key starts at 0).
@@ -509,40 +500,57 @@ impl Cache {
         key: &Bound<'_, PyAny>,
         by: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<i64> {
-        let k = convert::key(key)?;
-        let Some(by) = by else {
-            return self.inner.incr(k, 1).py_err(py);
-        };
-        if by.is_instance_of::<PyBool>() || !by.is_instance_of::<PyInt>() {
-            return Err(wrong_type(
-                py,
-                format!("by must be an int, not {}", type_name(by)),
-            ));
-        }
-        let by: i64 = by
-            .extract()
-            .map_err(|_| invalid(py, format!("by must fit in 64 bits, got {by}")))?;
-        self.inner.incr(k, by).py_err(py)
+        let op = self.incr_op(py, key, by)?;
+        self.run(py, op)?.bind(py).extract()
+    }
+
+    #[pyo3(signature = (key, by=None))]
+    fn aincr(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        by: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let op = self.incr_op(py, key, by)?;
+        self.arun(py, op)
     }
 
     /// The live keys (of this namespace, without its prefix).
-    fn keys(&self) -> Vec<String> {
-        self.inner.keys()
+    fn keys(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.run(py, self.inner.keys())
+    }
+
+    fn akeys(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.arun(py, self.inner.keys())
     }
 
     /// Removes every key (of this namespace only, for a namespace).
-    fn clear(&self) {
-        self.inner.clear()
+    fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, self.inner.clear()).map(|_| ())
     }
 
-    /// True when the cache answers.
-    fn ping(&self) -> bool {
-        self.inner.ping()
+    fn aclear(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.arun(py, self.inner.clear())
     }
 
-    /// Removes every expired entry now; returns how many.
+    /// True when the cache and its store answer.
+    fn ping(&self, py: Python<'_>) -> PyResult<bool> {
+        self.run(py, self.inner.ping())?.bind(py).extract()
+    }
+
+    fn aping(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.arun(py, self.inner.ping())
+    }
+
+    /// Removes every expired entry of this process's tier now; returns how many.
     fn purge_expired(&self) -> usize {
         self.inner.purge_expired()
+    }
+
+    /// The last error the store gave (None: none, or no store).
+    #[getter]
+    fn store_error(&self) -> Option<String> {
+        self.inner.store_error()
     }
 
     /// A view whose keys are stored under the prefix `name:`.
@@ -569,7 +577,7 @@ impl Cache {
         let py = slf.py();
         if let Some(t) = ttl {
             // Checked now by the core's TTL rules, so a bad ttl fails at decoration time.
-            if let Ttl::Ms(ms) = Ttl::parse(Some(t))? {
+            if let Some(ms) = TtlArg::parse(Some(t))?.ttl.fixed() {
                 flightcache::parse_ttl("ttl", ms).py_err(py)?;
             }
         }
@@ -586,11 +594,56 @@ impl Cache {
         }
     }
 
+    /// The garbage collector walks the stored values, so that a value that refers back to
+    /// its cache is collected. Only the cache itself reports them (its namespace views share
+    /// its entries: reporting them twice would be wrong).
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Some(f) = &self.shared.size_of {
-            visit.call(f)?;
+        if self.name.is_none() {
+            if let Some(f) = &self.shared.size_of {
+                visit.call(f)?;
+            }
+            let mut result = Ok(());
+            self.inner.for_each_value(|v| {
+                if result.is_ok() {
+                    result = visit.call(&v.0);
+                }
+            });
+            result?;
         }
         Ok(())
+    }
+
+    /// Breaks a cycle through stored values: this process's copies go (a store keeps
+    /// its entries).
+    fn __clear__(&self) {
+        if self.name.is_none() {
+            self.inner.clear_local();
+        }
+    }
+}
+
+impl Cache {
+    fn incr_op(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        by: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Op<PyVal>> {
+        let k = convert::key(key)?;
+        let by = match by {
+            None => 1,
+            Some(by) => {
+                if by.is_instance_of::<PyBool>() || !by.is_instance_of::<PyInt>() {
+                    return Err(wrong_type(
+                        py,
+                        format!("by must be an int, not {}", type_name(by)),
+                    ));
+                }
+                by.extract::<i64>()
+                    .map_err(|_| invalid(py, format!("by must fit in 64 bits, got {by}")))?
+            }
+        };
+        self.inner.incr(k, by, &mut self.host(py)).py_err(py)
     }
 }
 
@@ -614,6 +667,13 @@ pub fn _path_key(
     first: Option<&Bound<'_, PyAny>>,
     paths: Vec<String>,
 ) -> PyResult<String> {
-    let first = first.map(|f| convert::arg(f, 0)).transpose()?;
+    let first = first.map(convert::arg).transpose()?;
     flightcache::memo::path_key(name, first.as_ref(), &paths).py_err(py)
+}
+
+/// Forgets the flights of the parent after a `fork()` (registered with
+/// `os.register_at_fork` by the package).
+#[pyfunction]
+pub fn _after_fork_in_child() {
+    flightcache::after_fork_in_child();
 }

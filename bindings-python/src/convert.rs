@@ -1,13 +1,13 @@
 //! Python arguments to what the core takes: keys, milliseconds, memoize arguments.
 //! Only conversions live here; every rule about the values is the core's.
 
-use flightcache::memo::Arg;
+use flightcache::{ErrorKind, FlightId, LoadOptions, Ttl, Value};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 
-use crate::errors::wrong_type;
-use crate::value::type_name;
+use crate::errors::{to_py, wrong_type};
+use crate::value::{to_value, type_name};
 
 /// A key: a `str`. Anything else is a `TypeError` that names the type.
 #[inline]
@@ -61,31 +61,29 @@ pub fn opt_millis(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option
     }
 }
 
-/// A call's `ttl`: the cache's default, milliseconds, or a function of the value.
-pub enum Ttl<'a, 'py> {
-    Default,
-    Ms(f64),
-    Of(&'a Bound<'py, PyAny>),
+/// A call's `ttl`: the core's [`Ttl`], and the function when it is one of the value.
+pub struct TtlArg<'a, 'py> {
+    pub ttl: Ttl,
+    pub function: Option<&'a Bound<'py, PyAny>>,
 }
 
-impl<'a, 'py> Ttl<'a, 'py> {
+impl<'a, 'py> TtlArg<'a, 'py> {
     pub fn parse(obj: Option<&'a Bound<'py, PyAny>>) -> PyResult<Self> {
+        let plain = |ttl| TtlArg {
+            ttl,
+            function: None,
+        };
         match obj {
-            None => Ok(Ttl::Default),
-            Some(o) if o.is_none() => Ok(Ttl::Default),
+            None => Ok(plain(Ttl::Default)),
+            Some(o) if o.is_none() => Ok(plain(Ttl::Default)),
             Some(o) if o.is_instance_of::<PyFloat>() || o.is_instance_of::<PyInt>() => {
-                millis("ttl", o).map(Ttl::Ms)
+                millis("ttl", o).map(|ms| plain(Ttl::Ms(ms)))
             }
-            Some(o) if o.is_callable() && !o.is_instance(timedelta(o.py())?)? => Ok(Ttl::Of(o)),
-            Some(o) => millis("ttl", o).map(Ttl::Ms),
-        }
-    }
-
-    /// The fixed TTL to hand the core up front (a function's TTL is known only later).
-    pub fn fixed(&self) -> Option<f64> {
-        match self {
-            Ttl::Ms(ms) => Some(*ms),
-            _ => None,
+            Some(o) if o.is_callable() && !o.is_instance(timedelta(o.py())?)? => Ok(TtlArg {
+                ttl: Ttl::FromValue,
+                function: Some(o),
+            }),
+            Some(o) => millis("ttl", o).map(|ms| plain(Ttl::Ms(ms))),
         }
     }
 
@@ -93,113 +91,44 @@ impl<'a, 'py> Ttl<'a, 'py> {
     pub fn load_options(
         &self,
         max_age: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<flightcache::LoadOptions<'static>> {
-        Ok(flightcache::LoadOptions {
-            ttl: self.fixed(),
+        within: &'a [FlightId],
+    ) -> PyResult<LoadOptions<'a>> {
+        Ok(LoadOptions {
+            ttl: self.ttl,
             max_age: opt_millis("max_age", max_age)?,
+            within,
             ..Default::default()
         })
-    }
-
-    /// The TTL for `value`: the function's answer, or the fixed TTL.
-    pub fn for_value(&self, value: &Bound<'py, PyAny>) -> PyResult<Option<f64>> {
-        match self {
-            Ttl::Of(f) => {
-                let r = f.call1((value,))?;
-                if r.is_none() {
-                    Ok(None)
-                } else {
-                    millis("the ttl function's result", &r).map(Some)
-                }
-            }
-            other => Ok(other.fixed()),
-        }
     }
 }
 
 /// A memoized call's argument in the core's shared form.
-pub fn arg(obj: &Bound<'_, PyAny>, depth: u32) -> PyResult<Arg> {
-    let py = obj.py();
-    if depth > 64 {
-        return Err(crate::errors::invalid(
-            py,
-            "memoize: an argument nests deeper than 64 levels".into(),
-        ));
-    }
-    if obj.is_none() {
-        return Ok(Arg::Null);
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Arg::Bool(b.is_true()));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return obj.extract::<i64>().map(Arg::Int).map_err(|_| {
-            wrong_type(
+pub fn arg(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    to_value(obj).map_err(|e| {
+        let py = obj.py();
+        match e.kind() {
+            ErrorKind::WrongType => wrong_type(
                 py,
                 format!(
-                    "memoize: the int {obj} does not fit in 64 bits; pass key= to name the call"
+                    "memoize: cannot make a key from a {} argument; pass key= (a function or \
+                     dotted paths)",
+                    type_name(obj)
                 ),
-            )
-        });
-    }
-    if obj.is_instance_of::<PyFloat>() {
-        return Ok(Arg::Float(obj.extract()?));
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Arg::Str(s.to_str()?.to_owned()));
-    }
-    if let Ok(t) = obj.cast::<PyTuple>() {
-        return t
-            .iter()
-            .map(|x| arg(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(Arg::List);
-    }
-    if let Ok(l) = obj.cast::<PyList>() {
-        return l
-            .iter()
-            .map(|x| arg(&x, depth + 1))
-            .collect::<PyResult<_>>()
-            .map(Arg::List);
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        return map(d, depth).map(Arg::Map);
-    }
-    Err(wrong_type(
-        py,
-        format!(
-            "memoize: cannot make a key from a {} argument; pass key= (a function or dotted paths)",
-            type_name(obj)
-        ),
-    ))
-}
-
-fn map(d: &Bound<'_, PyDict>, depth: u32) -> PyResult<Vec<(String, Arg)>> {
-    let mut out = Vec::with_capacity(d.len());
-    for (k, v) in d.iter() {
-        let Ok(ks) = k.cast::<PyString>() else {
-            return Err(wrong_type(
-                d.py(),
-                format!(
-                    "memoize: dict keys in arguments must be str, not {}",
-                    type_name(&k)
-                ),
-            ));
-        };
-        out.push((ks.to_str()?.to_owned(), arg(&v, depth + 1)?));
-    }
-    Ok(out)
+            ),
+            _ => to_py(py, e),
+        }
+    })
 }
 
 /// All of a call's arguments: the positional ones, then a map of the keyword ones if any.
 pub fn call_args(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<Vec<Arg>> {
-    let mut out: Vec<Arg> = args.iter().map(|x| arg(&x, 0)).collect::<PyResult<_>>()?;
+) -> PyResult<Vec<Value>> {
+    let mut out: Vec<Value> = args.iter().map(|x| arg(&x)).collect::<PyResult<_>>()?;
     if let Some(kw) = kwargs {
         if !kw.is_empty() {
-            out.push(Arg::Map(map(kw, 0)?));
+            out.push(arg(kw.as_any())?);
         }
     }
     Ok(out)

@@ -1,10 +1,12 @@
-//! The one place where the core's errors become Python exceptions.
+//! The one place where the core's errors become Python exceptions: one `match` over
+//! [`ErrorKind`], with no wildcard arm, so a new kind does not build until it is mapped.
 //!
-//! The classes live in `flightcache/exceptions.py`; each core error kind maps to one of them.
-//! A loader's own exception is carried through the core inside a `LoaderError` and comes back
-//! out here unchanged: every caller of a flight raises the very same exception object.
+//! The classes live in `flightcache/exceptions.py`. A loader's own exception is carried
+//! through the core inside a `LoaderError` and comes back out unchanged: every caller of a
+//! flight raises the very same exception object. A failure that came from a loader in
+//! another process is a `flightcache.LoaderError` carrying its type name and message.
 
-use flightcache::Error;
+use flightcache::{Error, ErrorKind};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -49,18 +51,29 @@ fn make(py: Python<'_>, class: &Py<PyType>, message: String) -> PyErr {
 
 /// The Python exception for a core error.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
-    if let Error::Loader(le) = &e {
-        if let Some(original) = le.downcast_ref::<PyErr>() {
-            return original.clone_ref(py);
-        }
-    }
     let c = classes(py);
     let class = match e.kind() {
-        "invalid_argument" => &c.invalid_argument,
-        "wrong_type" => &c.wrong_type,
-        "timeout" => &c.timeout,
-        "reentrant" => &c.reentrant,
-        _ => &c.loader_error,
+        ErrorKind::InvalidArgument => &c.invalid_argument,
+        ErrorKind::WrongType => &c.wrong_type,
+        ErrorKind::Timeout => &c.timeout,
+        ErrorKind::Reentrant => &c.reentrant,
+        ErrorKind::LoaderFailed => {
+            let Error::Loader(le) = &e else {
+                unreachable!("LoaderFailed is Error::Loader")
+            };
+            if let Some(original) = le.downcast_ref::<PyErr>() {
+                return original.clone_ref(py);
+            }
+            if let Some(remote) = le.as_remote() {
+                let err = make(py, &c.loader_error, e.to_string());
+                let v = err.value(py);
+                let _ = v.setattr("type_name", &remote.type_name);
+                let _ = v.setattr("remote_message", &remote.message);
+                return err;
+            }
+            &c.loader_error
+        }
+        ErrorKind::LoaderAborted => &c.loader_error,
     };
     make(py, class, e.to_string())
 }

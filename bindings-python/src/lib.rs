@@ -1,15 +1,24 @@
 //! The Python binding of flightcache: `flightcache._native`, re-exported by the package.
 //!
-//! This crate converts values, handles the interpreter lock and maps errors; every rule of
-//! the cache is the core's (`flightcache`).
+//! This crate runs Python loaders, converts values, parks and wakes Python threads and
+//! event loops, and maps errors; every rule of the cache is the core's (`flightcache`).
+//! Its files mirror the Node binding's: `cache` (the class), `op` (driving the core's
+//! operations), `host` (measuring and converting values for the core), `value`, `wake`,
+//! `errors`, `convert`, `clock`, `stats`, `stores`.
 
 use pyo3::prelude::*;
 
 mod cache;
+mod clock;
 mod convert;
 mod errors;
-mod handles;
+mod host;
+mod op;
+mod ready;
+mod stats;
+mod stores;
 mod value;
+mod wake;
 
 /// The module declares that it needs the GIL: it is built for the stable ABI (abi3), which
 /// free-threaded Python does not load, and it stores values as bare references whose
@@ -17,13 +26,14 @@ mod value;
 #[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::Cache>()?;
-    m.add_class::<handles::ManualClock>()?;
-    m.add_class::<handles::Stats>()?;
-    m.add_class::<handles::Ready>()?;
-    m.add_class::<handles::Lead>()?;
-    m.add_class::<handles::WaiterHandle>()?;
+    m.add_class::<clock::ManualClock>()?;
+    m.add_class::<stats::Stats>()?;
+    m.add_class::<ready::Ready>()?;
+    m.add_class::<op::PyOp>()?;
+    m.add_class::<wake::LoopWaker>()?;
     m.add_function(wrap_pyfunction!(cache::_call_key, m)?)?;
     m.add_function(wrap_pyfunction!(cache::_path_key, m)?)?;
+    m.add_function(wrap_pyfunction!(cache::_after_fork_in_child, m)?)?;
     m.add("SCALAR_SIZE", flightcache::SCALAR_SIZE)?;
     m.add("DEFAULT_TTL_MS", flightcache::DEFAULT_TTL_MS)?;
     Ok(())

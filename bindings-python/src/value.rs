@@ -1,156 +1,30 @@
-//! How a Python value is stored: by reference, and how its size is counted.
+//! Python values: how the cache holds them, and how they cross into the core's shared value
+//! model and back.
 //!
-//! The default representation is a bare `Py<PyAny>`: a stored value costs one pointer, and
-//! a hit is one reference-count increment. Cloning it needs the interpreter, and this binding
-//! guarantees that the core clones a value only while the calling thread is attached:
-//! every call into the core is made while attached, and waiting threads, which detach, never
-//! read the flight's outcome themselves (they take it from a slot that the completing,
-//! attached, thread fills; see `cache::wait_blocking`). The feature `arc-values` stores an
-//! `Arc<Py<PyAny>>` instead, which may be cloned anywhere, for a measured comparison.
+//! A stored value is a bare `Py<PyAny>`: one pointer, and a hit is one reference-count
+//! increment. Its `Clone` (pyo3's `py-clone`) checks that the thread is attached to the
+//! interpreter and panics otherwise, so the host-thread rule is checked, not assumed; the
+//! core clones values only inside calls made by attached threads.
 
-use flightcache::{Counter, EntrySize, SCALAR_SIZE};
-use pyo3::ffi;
+use flightcache::value::{integer_out_of_range, invalid_string, unshareable, Value};
 use pyo3::prelude::*;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString,
     PyTuple,
 };
 
-#[cfg(not(feature = "arc-values"))]
-pub struct PyVal(Py<PyAny>);
+#[derive(Clone)]
+pub struct PyVal(pub Py<PyAny>);
 
-#[cfg(not(feature = "arc-values"))]
-impl Clone for PyVal {
-    #[inline]
-    fn clone(&self) -> Self {
-        // SAFETY: see the module docs: the core clones a value only inside a call this
-        // binding makes while attached to the interpreter.
-        let py = unsafe { Python::assume_attached() };
-        PyVal(self.0.clone_ref(py))
-    }
-}
-
-#[cfg(not(feature = "arc-values"))]
 impl PyVal {
     #[inline]
     pub fn new(obj: Py<PyAny>) -> Self {
         PyVal(obj)
     }
     #[inline]
-    pub fn into_py(self, _py: Python<'_>) -> Py<PyAny> {
+    pub fn into_py(self) -> Py<PyAny> {
         self.0
     }
-    #[inline]
-    pub fn obj(&self) -> &Py<PyAny> {
-        &self.0
-    }
-}
-
-#[cfg(feature = "arc-values")]
-#[derive(Clone)]
-pub struct PyVal(std::sync::Arc<Py<PyAny>>);
-
-#[cfg(feature = "arc-values")]
-impl PyVal {
-    #[inline]
-    pub fn new(obj: Py<PyAny>) -> Self {
-        PyVal(std::sync::Arc::new(obj))
-    }
-    #[inline]
-    pub fn into_py(self, py: Python<'_>) -> Py<PyAny> {
-        self.0.clone_ref(py)
-    }
-    #[inline]
-    pub fn obj(&self) -> &Py<PyAny> {
-        &self.0
-    }
-}
-
-impl EntrySize for PyVal {
-    fn entry_size(&self) -> u64 {
-        // Only `incr` asks (for the integers it writes), inside a call made while attached.
-        let py = unsafe { Python::assume_attached() };
-        estimate(self.obj().bind(py), 0, &mut 0)
-    }
-}
-
-impl Counter for PyVal {
-    fn as_counter(&self) -> Option<i64> {
-        // `incr` runs inside a call made while attached.
-        let py = unsafe { Python::assume_attached() };
-        let v = self.obj().bind(py);
-        if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
-            return None;
-        }
-        v.extract::<i64>().ok()
-    }
-
-    fn from_counter(n: i64) -> Self {
-        let py = unsafe { Python::assume_attached() };
-        PyVal::new(n.into_pyobject(py).expect("an int").into_any().unbind())
-    }
-}
-
-/// The size the cache counts for `value`: exact for `str` (UTF-8 bytes) and bytes-likes,
-/// `SCALAR_SIZE` for numbers, booleans and None, else `size_of(value)` or an estimate.
-#[inline]
-pub fn measure(
-    py: Python<'_>,
-    value: &Bound<'_, PyAny>,
-    size_of: Option<&Py<PyAny>>,
-) -> PyResult<u64> {
-    if let Some(n) = exact_size(value) {
-        return Ok(n);
-    }
-    if let Some(f) = size_of {
-        let r = f.bind(py).call1((value,))?;
-        if r.is_instance_of::<PyBool>() || !r.is_instance_of::<PyInt>() {
-            return Err(crate::errors::wrong_type(
-                py,
-                format!("size_of must return an int, not {}", type_name(&r)),
-            ));
-        }
-        return r.extract::<u64>().map_err(|_| {
-            crate::errors::invalid(py, format!("size_of must return an int >= 0, got {r}"))
-        });
-    }
-    Ok(estimate(value, 0, &mut 0))
-}
-
-#[inline]
-fn exact_size(v: &Bound<'_, PyAny>) -> Option<u64> {
-    if let Ok(s) = v.cast::<PyString>() {
-        return Some(utf8_len(s));
-    }
-    if let Ok(b) = v.cast::<PyBytes>() {
-        return Some(b.len().ok()? as u64);
-    }
-    if v.is_none() || v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
-        return Some(SCALAR_SIZE);
-    }
-    if let Ok(b) = v.cast::<PyByteArray>() {
-        return Some(b.len() as u64);
-    }
-    if is_memoryview(v) {
-        return v.getattr("nbytes").ok()?.extract::<u64>().ok();
-    }
-    None
-}
-
-fn is_memoryview(v: &Bound<'_, PyAny>) -> bool {
-    unsafe { ffi::PyMemoryView_Check(v.as_ptr()) != 0 }
-}
-
-#[inline]
-pub fn utf8_len(s: &Bound<'_, PyString>) -> u64 {
-    let mut size: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a str; on failure (a lone surrogate) fall back to the code point count.
-    let p = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
-    if p.is_null() {
-        unsafe { ffi::PyErr_Clear() };
-        return s.len().unwrap_or(0) as u64;
-    }
-    size as u64
 }
 
 pub fn type_name(v: &Bound<'_, PyAny>) -> String {
@@ -160,53 +34,126 @@ pub fn type_name(v: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_string())
 }
 
-const MAX_DEPTH: u32 = 6;
-const MAX_NODES: u32 = 10_000;
-const PTR: u64 = 8;
+const MAX_DEPTH: u32 = 128;
 
-/// A quick estimate of what a value holds, in bytes: containers are walked (to a depth and
-/// a number of items), anything else counts what `sys.getsizeof` would say for it.
-fn estimate(v: &Bound<'_, PyAny>, depth: u32, nodes: &mut u32) -> u64 {
-    *nodes += 1;
-    if let Some(n) = exact_size(v) {
-        return n;
-    }
-    if depth >= MAX_DEPTH || *nodes >= MAX_NODES {
-        return shallow(v);
-    }
-    if let Ok(t) = v.cast::<PyTuple>() {
-        return t.iter().map(|x| PTR + estimate(&x, depth + 1, nodes)).sum();
-    }
-    if let Ok(l) = v.cast::<PyList>() {
-        return l.iter().map(|x| PTR + estimate(&x, depth + 1, nodes)).sum();
-    }
-    if let Ok(d) = v.cast::<PyDict>() {
-        return d
-            .iter()
-            .map(|(k, x)| 2 * PTR + estimate(&k, depth + 1, nodes) + estimate(&x, depth + 1, nodes))
-            .sum();
-    }
-    if let Ok(st) = v.cast::<PySet>() {
-        return st
-            .iter()
-            .map(|x| PTR + estimate(&x, depth + 1, nodes))
-            .sum();
-    }
-    if let Ok(st) = v.cast::<PyFrozenSet>() {
-        return st
-            .iter()
-            .map(|x| PTR + estimate(&x, depth + 1, nodes))
-            .sum();
-    }
-    let mut n = shallow(v);
-    if let Ok(d) = v.getattr("__dict__") {
-        n += estimate(&d, depth + 1, nodes);
-    }
-    n
+/// A Python value in the shared model: what a store can hold. Anything else is an error
+/// naming its type (a set, a class instance), and so is an int beyond 64 bits.
+pub fn to_value(v: &Bound<'_, PyAny>) -> flightcache::Result<Value> {
+    to_value_at(v, 0)
 }
 
-fn shallow(v: &Bound<'_, PyAny>) -> u64 {
-    v.call_method0("__sizeof__")
-        .and_then(|n| n.extract::<u64>())
-        .unwrap_or(64)
+fn to_value_at(v: &Bound<'_, PyAny>, depth: u32) -> flightcache::Result<Value> {
+    if depth > MAX_DEPTH {
+        return Err(flightcache::Error::InvalidArgument(format!(
+            "a value nests deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    if v.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if v.is_instance_of::<PyInt>() {
+        return v
+            .extract::<i64>()
+            .map(Value::Int)
+            .map_err(|_| integer_out_of_range(&v.to_string()));
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return s
+            .to_str()
+            .map(|s| Value::Str(s.to_owned()))
+            .map_err(|_| invalid_string("a str"));
+    }
+    if let Ok(b) = v.cast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(b) = v.cast::<PyByteArray>() {
+        return Ok(Value::Bytes(b.to_vec()));
+    }
+    if v.is_instance_of::<PyMemoryView>() {
+        let b: Vec<u8> = v
+            .call_method0("tobytes")
+            .and_then(|b| b.extract())
+            .map_err(|_| unshareable("memoryview"))?;
+        return Ok(Value::Bytes(b));
+    }
+    if let Ok(l) = v.cast::<PyList>() {
+        return l
+            .iter()
+            .map(|x| to_value_at(&x, depth + 1))
+            .collect::<flightcache::Result<_>>()
+            .map(Value::List);
+    }
+    if let Ok(t) = v.cast::<PyTuple>() {
+        return t
+            .iter()
+            .map(|x| to_value_at(&x, depth + 1))
+            .collect::<flightcache::Result<_>>()
+            .map(Value::List);
+    }
+    if let Ok(d) = v.cast::<PyDict>() {
+        let mut pairs = Vec::with_capacity(d.len());
+        for (k, x) in d.iter() {
+            let Ok(ks) = k.cast::<PyString>() else {
+                return Err(unshareable(&format!(
+                    "dict with {} keys",
+                    type_name(&k)
+                )));
+            };
+            let ks = ks.to_str().map_err(|_| invalid_string("a dict key"))?;
+            pairs.push((ks.to_owned(), to_value_at(&x, depth + 1)?));
+        }
+        return Ok(Value::Map(pairs));
+    }
+    Err(unshareable(&type_name(v)))
+}
+
+/// A shared value as a Python object: maps become dicts, lists lists, binary `bytes`.
+pub fn from_value(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Value::Null => py.None(),
+        Value::Bool(b) => PyBool::new(py, b).to_owned().into_any().unbind(),
+        Value::Int(n) => n.into_pyobject(py)?.into_any().unbind(),
+        Value::Float(f) => f.into_pyobject(py)?.into_any().unbind(),
+        Value::Str(s) => PyString::new(py, &s).into_any().unbind(),
+        Value::Bytes(b) => PyBytes::new(py, &b).into_any().unbind(),
+        Value::List(xs) => {
+            let items = xs
+                .into_iter()
+                .map(|x| from_value(py, x))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any().unbind()
+        }
+        Value::Map(ps) => {
+            let d = PyDict::new(py);
+            for (k, x) in ps {
+                d.set_item(k, from_value(py, x)?)?;
+            }
+            d.into_any().unbind()
+        }
+    })
+}
+
+/// The core's error for a Python exception raised by the user's own code on the way (a
+/// `size_of` or `ttl` function): it travels as a loader error, and comes back out as the
+/// very same exception.
+pub fn user_error(e: PyErr) -> flightcache::Error {
+    flightcache::Error::Loader(flightcache::LoaderError::new(e))
+}
+
+/// A Python argument the core validates as a number (`size_of`'s answer): an int or a float.
+pub fn number(v: &Bound<'_, PyAny>, what: &str) -> flightcache::Result<f64> {
+    if v.is_instance_of::<PyBool>() || !(v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>())
+    {
+        return Err(flightcache::Error::WrongType(format!(
+            "{what} must be a number, not {}",
+            type_name(v)
+        )));
+    }
+    Ok(v.extract::<f64>().unwrap_or(f64::INFINITY))
 }

@@ -443,25 +443,59 @@ def test_a_cancelled_waiter_does_not_cancel_the_load() -> None:
     assert c.stats().loads == 1
 
 
-def test_a_cancelled_leader_ends_the_flight_and_the_next_call_loads_again() -> None:
+def test_a_cancelled_leader_is_taken_over_by_a_waiter() -> None:
+    """Cancelling the task that leads a load fails nobody else: a waiter loads instead."""
     c = Cache()
+    calls: list[str] = []
 
     async def slow() -> str:
+        calls.append("leader")
         await asyncio.sleep(10)
         return "never"
+
+    async def other() -> str:
+        calls.append("waiter")
+        return "taken over"
 
     async def main() -> None:
         leader = asyncio.ensure_future(c.aget("k", get_value=slow))
         await asyncio.sleep(0.01)
-        waiter = asyncio.ensure_future(c.aget("k", get_value=slow))
+        waiter = asyncio.ensure_future(c.aget("k", get_value=other))
         await asyncio.sleep(0.01)
         leader.cancel()
-        with pytest.raises(Exception) as e:
-            await waiter
-        assert "cancelled" in str(e.value)
-        assert await c.aget("k", get_value=lambda: "fresh") == "fresh"
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        assert await asyncio.wait_for(waiter, 5) == "taken over"
+        assert await c.aget("k") == "taken over"
 
     asyncio.run(main())
+    assert calls == ["leader", "waiter"]
+
+
+def test_a_cancelled_waiter_does_not_disturb_the_load() -> None:
+    c = Cache()
+    started = asyncio.Event
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def load() -> str:
+            await gate.wait()
+            return "v"
+
+        leader = asyncio.ensure_future(c.aget("k", get_value=load))
+        await asyncio.sleep(0.01)
+        waiter = asyncio.ensure_future(c.aget("k", get_value=load))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        gate.set()
+        assert await asyncio.wait_for(leader, 5) == "v"
+
+    del started
+    asyncio.run(main())
+    assert c.stats().loads == 1
 
 
 def test_a_sync_get_with_an_async_loader_is_an_error(cache: Cache) -> None:

@@ -124,6 +124,10 @@ def test_stats_count_every_get_once(cache: Cache) -> None:
         "rejected",
         "entries",
         "bytes",
+        "store_hits",
+        "store_misses",
+        "store_errors",
+        "remote_loads_joined",
     }
     assert s["hits"] == 3
     assert "hits=3" in repr(s)

@@ -499,6 +499,13 @@ impl<V: Clone + 'static> Cache<V> {
         Op::answered(self, Answer::Done)
     }
 
+    /// Drops every copy of the in-process tier, of every namespace (a host breaking a
+    /// reference cycle); the store keeps its entries.
+    pub fn clear_local(&self) {
+        let gone = self.inner.memory.clear("");
+        drop(gone);
+    }
+
     /// Removes every expired entry of the in-process tier now. Returns how many.
     pub fn purge_expired(&self) -> usize {
         let now = self.now();

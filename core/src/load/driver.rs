@@ -611,6 +611,23 @@ impl<V: Clone + 'static> Op<V> {
         }
     }
 
+    /// The flight of this process this operation waits for, if it waits for one (a host
+    /// whose waiting would block the thread that has to finish it can tell).
+    pub fn joined_flight(&self) -> Option<FlightId> {
+        match &self.state {
+            State::Load(l) => match &l.phase {
+                Phase::Joined { flight, .. } => Some(flight.id),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The caller's key (without a namespace's prefix).
+    pub fn key(&self) -> &str {
+        self.cache.user_key(&self.full)
+    }
+
     /// Runs `f` (a synchronous loader) marked as this operation's loader on this thread,
     /// so that a call for the same key from inside it is `reentrant`.
     pub fn run_loader<R>(&self, f: impl FnOnce() -> R) -> R {

@@ -240,6 +240,8 @@ impl Cache {
             l1_staleness: opt_millis("l1_staleness", l1_staleness)?,
             store_max_entries: bound_arg(py, "store_max_entries", store_max_entries)?,
             store_max_bytes: bound_arg(py, "store_max_bytes", store_max_bytes)?,
+            // Callers hold the interpreter: one part makes the bounds exact at no cost.
+            shards: Some(1),
         };
         crate::stores::register();
         // Opening a store may do I/O (a file, a connection): not with the interpreter held.

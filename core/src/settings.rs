@@ -38,6 +38,12 @@ pub struct Config {
     /// Bounds of a SQLite store's file.
     pub store_max_entries: Option<u64>,
     pub store_max_bytes: Option<u64>,
+    /// How many independently locked parts the in-process tier has (`None`: by the number
+    /// of CPUs). Each part holds an equal share of the bounds, so with more than one a
+    /// cache may evict before it holds `max_entries` (when keys hash unevenly); one part
+    /// makes the bounds exact, which the Python and Node packages choose (their callers do
+    /// not run in parallel anyway).
+    pub shards: Option<usize>,
 }
 
 impl Default for Config {
@@ -57,6 +63,7 @@ impl Default for Config {
             l1_staleness: None,
             store_max_entries: None,
             store_max_bytes: None,
+            shards: None,
         }
     }
 }
@@ -88,6 +95,7 @@ pub(crate) struct Settings {
     pub load_timeout: Option<Duration>,
     pub clock: Clock,
     pub store: Option<StoreSettings>,
+    pub shards: Option<usize>,
 }
 
 fn ms(name: &str, v: Option<f64>, default: u64) -> Result<u64> {
@@ -138,6 +146,7 @@ impl Settings {
                 .map(Duration::from_millis),
             clock: c.clock.clone(),
             store,
+            shards: c.shards,
         })
     }
 }

@@ -66,6 +66,7 @@ impl<V: Clone + 'static> Cache<V> {
             settings.max_bytes,
             settings.max_key_bytes,
             settings.max_value_bytes,
+            settings.shards,
         )?;
         let memory = Memory::new(
             settings.max_entries,

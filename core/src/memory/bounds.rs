@@ -45,6 +45,7 @@ impl Bounds {
         max_bytes: Option<u64>,
         max_key_bytes: Option<u64>,
         max_value_bytes: Option<u64>,
+        shards: Option<usize>,
     ) -> Result<Self> {
         if max_entries == 0 {
             return Err(Error::invalid("max_entries must be at least 1, got 0"));
@@ -60,8 +61,13 @@ impl Bounds {
         }
         // Shards let threads work in parallel, but each holds an equal share of the bounds:
         // keep at least 64 entries in each, and keep every entry the limits allow storable.
-        let parallelism = std::thread::available_parallelism().map_or(4, |n| n.get());
-        let mut shards = (parallelism * 4).next_power_of_two().min(MAX_SHARDS);
+        let mut shards = match shards {
+            Some(n) => n.clamp(1, MAX_SHARDS).next_power_of_two().min(MAX_SHARDS),
+            None => {
+                let parallelism = std::thread::available_parallelism().map_or(4, |n| n.get());
+                (parallelism * 4).next_power_of_two().min(MAX_SHARDS)
+            }
+        };
         while shards > 1 && max_entries / (shards as u64) < 64 {
             shards /= 2;
         }
@@ -149,7 +155,7 @@ mod tests {
 
     #[test]
     fn both_bounds_follow_from_the_weight() {
-        let b = Bounds::new(100, Some(1000), None, None).unwrap();
+        let b = Bounds::new(100, Some(1000), None, None, None).unwrap();
         assert_eq!(b.shards, 1);
         // 100 small entries fill it exactly; a 101st does not fit.
         assert_eq!(b.weight(1) * 100, b.capacity);
@@ -159,7 +165,7 @@ mod tests {
 
     #[test]
     fn an_entry_as_large_as_max_bytes_is_storable() {
-        let b = Bounds::new(1_000_000, Some(1 << 20), None, None).unwrap();
+        let b = Bounds::new(1_000_000, Some(1 << 20), None, None, None).unwrap();
         assert_eq!(b.shards, 1);
         assert!(b.check(0, 1 << 20).is_ok());
         assert_eq!(b.check(1, 1 << 20), Err(TooLarge::Entry));
@@ -167,7 +173,7 @@ mod tests {
 
     #[test]
     fn per_entry_limits_allow_more_shards() {
-        let b = Bounds::new(1_000_000, Some(1 << 30), Some(256), Some(1 << 20)).unwrap();
+        let b = Bounds::new(1_000_000, Some(1 << 30), Some(256), Some(1 << 20), None).unwrap();
         assert!(b.shards > 1 || std::thread::available_parallelism().unwrap().get() == 1);
         assert!(b.check(256, 1 << 20).is_ok());
         assert_eq!(b.check(257, 1), Err(TooLarge::Key));
@@ -175,13 +181,20 @@ mod tests {
     }
 
     #[test]
+    fn one_shard_when_asked() {
+        let b = Bounds::new(1_000_000, None, None, None, Some(1)).unwrap();
+        assert_eq!(b.shards, 1);
+        assert_eq!(b.capacity, 1_000_000, "one shard holds the whole bound");
+    }
+
+    #[test]
     fn small_caches_use_one_shard() {
-        assert_eq!(Bounds::new(3, None, None, None).unwrap().shards, 1);
+        assert_eq!(Bounds::new(3, None, None, None, None).unwrap().shards, 1);
     }
 
     #[test]
     fn huge_bounds_do_not_overflow() {
-        let b = Bounds::new(u32::MAX as u64, Some(u64::MAX), None, None).unwrap();
+        let b = Bounds::new(u32::MAX as u64, Some(u64::MAX), None, None, None).unwrap();
         assert!(b.capacity > 0);
         assert!(b.weight(u64::MAX) >= b.weight(1));
     }
@@ -189,10 +202,10 @@ mod tests {
     #[test]
     fn zero_bounds_are_invalid() {
         assert!(
-            matches!(Bounds::new(0, None, None, None), Err(Error::InvalidArgument(m)) if m.contains("max_entries"))
+            matches!(Bounds::new(0, None, None, None, None), Err(Error::InvalidArgument(m)) if m.contains("max_entries"))
         );
         assert!(
-            matches!(Bounds::new(1, Some(0), None, None), Err(Error::InvalidArgument(m)) if m.contains("max_bytes"))
+            matches!(Bounds::new(1, Some(0), None, None, None), Err(Error::InvalidArgument(m)) if m.contains("max_bytes"))
         );
     }
 }

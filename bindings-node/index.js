@@ -1,9 +1,9 @@
 'use strict'
 // flightcache for Node: the Cache class over the native core (flightcache.node).
 //
-// Each method is one call to a plain native function with the cache's handle. The
-// binding converts values and drives loads on the JS thread; every cache rule (TTL,
-// bounds, single-flight, expiry, memo keys) lives in the Rust core.
+// Every cache rule (TTL, bounds, single-flight, the shared store's protocol, expiry, memo
+// keys) lives in the Rust core. This file runs loaders, awaits what the core says to await
+// (see `drive`), and keeps the native handles in private fields.
 
 const { AsyncLocalStorage } = require('node:async_hooks')
 const path = require('node:path')
@@ -26,19 +26,22 @@ function loadNative () {
   }
 }
 
-/** Stable `code`s of the errors flightcache makes itself. */
-const errorCodes = Object.freeze({
-  WRONG_TYPE: 'ERR_FLIGHTCACHE_WRONG_TYPE',
-  INVALID_ARGUMENT: 'ERR_FLIGHTCACHE_INVALID_ARGUMENT',
-  TIMEOUT: 'ERR_FLIGHTCACHE_TIMEOUT',
-  REENTRANT: 'ERR_FLIGHTCACHE_REENTRANT',
-  LOADER_ABORTED: 'ERR_FLIGHTCACHE_LOADER_ABORTED'
-})
+/** Stable `code`s of the errors flightcache makes itself (written once, in the core). */
+const errorCodes = Object.freeze({ ...native.errorCodes })
 
-// What `native.begin` returns on a miss: this caller loads (LEAD) or waits (WAIT).
-const LEAD = Object.freeze({ flightcache: 'lead' })
-const WAIT = Object.freeze({ flightcache: 'wait' })
-native.setSentinels(LEAD, WAIT)
+// ------------------------------------------------------------------ driving operations
+
+// What the core tells a driver (`native.step`).
+const DONE = 0
+const FAILED = 1
+const RUN_LOADER = 2
+
+// Parked operations, by id: the core wakes one by calling this handler on the JS thread.
+const resumers = new Map()
+native.init((id) => {
+  const resume = resumers.get(id)
+  if (resume !== undefined) resume()
+})
 
 // The flights the current async context is loading, so that an async loader asking for
 // its own key is told so instead of waiting for itself. Enabled only while a loader runs:
@@ -49,9 +52,84 @@ function loaderDone () {
   if (--loadersRunning === 0) loading.disable()
 }
 
-const PURGE_INTERVAL_MS = 1000
+function noop () {}
+
+function isThenable (v) {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function'
+}
+
+/** A getValue Promise this call does not use must not become an unhandled rejection. */
+function ignore (getValue) {
+  if (getValue instanceof Promise) getValue.catch(noop)
+}
+
+function park (id, ms) {
+  return new Promise((resolve) => {
+    let timer
+    let done = false
+    const resume = () => {
+      if (done) return
+      done = true
+      if (timer !== undefined) clearTimeout(timer)
+      resumers.delete(id)
+      native.parked(-1)
+      resolve()
+    }
+    native.parked(1)
+    resumers.set(id, resume)
+    if (ms !== undefined) timer = setTimeout(resume, Math.max(0, Math.ceil(ms)))
+  })
+}
+
+async function runLoader (op, flight, getValue, key) {
+  loadersRunning++
+  try {
+    let r
+    if (typeof getValue === 'function') {
+      const outer = loading.getStore()
+      const within = outer === undefined ? [flight] : outer.concat(flight)
+      r = native.runLoader(op, () => loading.run(within, getValue, key))
+    } else {
+      r = getValue
+    }
+    // Inside the try: a `then` getter that throws fails the load instead of leaving it
+    // running.
+    native.loaded(op, isThenable(r) ? await r : r)
+  } catch (e) {
+    native.failed(op, e)
+  } finally {
+    loaderDone()
+  }
+}
+
+/** Runs one operation of the core to its answer. */
+async function drive (op, getValue, key) {
+  const [id, flight] = native.opInfo(op)
+  let used = false
+  try {
+    for (;;) {
+      const [kind, payload] = native.step(op)
+      if (kind === DONE) return payload
+      if (kind === FAILED) throw payload
+      if (kind === RUN_LOADER) {
+        used = true
+        await runLoader(op, flight === undefined ? native.opInfo(op)[1] : flight, getValue, key)
+        continue
+      }
+      await park(id, payload)
+    }
+  } finally {
+    // Finished or abandoned: a load this call led is taken over by one of its waiters.
+    native.close(op)
+    if (!used) ignore(getValue)
+  }
+}
+
+// ------------------------------------------------------------------ options
+
 const OPTIONS = ['maxEntries', 'maxBytes', 'maxKeyBytes', 'maxValueBytes', 'ttl', 'maxTtl',
-  'loadTimeout', 'clock', 'sizeOf']
+  'loadTimeout', 'clock', 'sizeOf', 'store', 'storeTimeout', 'lease', 'l1Staleness',
+  'storeMaxEntries', 'storeMaxBytes']
 
 function typeName (v) {
   if (v === null) return 'null'
@@ -65,75 +143,52 @@ function wrongType (message) {
   return e
 }
 
-function isThenable (v) {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function'
-}
-
-function noop () {}
-
-/** A getValue Promise this call does not use must not become an unhandled rejection. */
-function ignore (getValue) {
-  if (getValue instanceof Promise) getValue.catch(noop)
-}
-
-/**
- * The library's size estimate for a value that is not a string, a number, a boolean,
- * null or binary data: a walk of at most 256 objects, extrapolated from the first 64
- * items of longer arrays and objects.
- */
-function estimateSize (value) {
-  let budget = 256
-  const seen = new Set()
-  function walk (v) {
-    switch (typeof v) {
-      case 'string': return v.length
-      case 'number': case 'boolean': return 8
-      case 'bigint': return 16
-      case 'symbol': return 16
-      case 'undefined': return 0
-      case 'function': return 64
-    }
-    if (v === null) return 8
-    if (ArrayBuffer.isView(v)) return v.byteLength
-    if (v instanceof ArrayBuffer) return v.byteLength
-    if (seen.has(v) || --budget < 0) return 8
-    seen.add(v)
-    if (Array.isArray(v)) {
-      const m = Math.min(v.length, 64)
-      let n = 0
-      for (let i = 0; i < m; i++) n += 8 + walk(v[i])
-      return 16 + (m === 0 ? 0 : Math.ceil(n * v.length / m))
-    }
-    const keys = Object.keys(v)
-    const m = Math.min(keys.length, 64)
-    let n = 0
-    for (let i = 0; i < m; i++) n += keys[i].length + 8 + walk(v[keys[i]])
-    return 32 + (m === 0 ? 0 : Math.ceil(n * keys.length / m))
-  }
-  return walk(value)
-}
+const PURGE_INTERVAL_MS = 1000
+// Made only by this file: the constructor's way to make a namespace view.
+const VIEW = Symbol('flightcache view')
 
 let anonymousWrappers = 0
+
+const clocks = new WeakMap()
 
 class ManualClock {
   /** A clock for tests: starts at 0 and moves only by `advance(ms)`. */
   constructor () {
-    this._c = native.clockNew()
+    clocks.set(this, native.clockNew())
   }
 
   /** Moves the clock forward by `ms` milliseconds; returns the new time. */
   advance (ms) {
-    return native.clockAdvance(this._c, ms)
+    return native.clockAdvance(clockHandle(this), ms)
   }
 
   /** Milliseconds since the clock was made. */
   now () {
-    return native.clockNow(this._c)
+    return native.clockNow(clockHandle(this))
   }
 }
 
+function clockHandle (clock) {
+  const h = clocks.get(clock)
+  if (h === undefined) throw wrongType('not a ManualClock (call the methods of a ManualClock object)')
+  return h
+}
+
 class Cache {
-  constructor (options) {
+  #h
+  #getSync
+  #has
+  #store
+  // Where the native side puts an operation when it cannot answer at once.
+  #out = [undefined]
+
+  constructor (options, handle) {
+    if (options === VIEW) {
+      this.#h = handle.h
+      this.#store = handle.store
+      this.#bind()
+      return
+    }
     if (options === undefined) options = {}
     if (options === null || typeof options !== 'object') {
       throw wrongType(`options must be an object, got ${typeName(options)}`)
@@ -144,78 +199,97 @@ class Cache {
       }
     }
     const { clock, sizeOf } = options
-    if (clock !== undefined && !(clock instanceof ManualClock)) {
+    if (clock !== undefined && !clocks.has(clock)) {
       throw wrongType(`clock must be a ManualClock, got ${typeName(clock)}`)
     }
     if (sizeOf !== undefined && typeof sizeOf !== 'function') {
       throw wrongType(`sizeOf must be a function, got ${typeName(sizeOf)}`)
     }
-    this._h = native.create(options.maxEntries, options.maxBytes, options.maxKeyBytes,
-      options.maxValueBytes, options.ttl, options.maxTtl, options.loadTimeout,
-      clock === undefined ? undefined : clock._c)
-    this._bind()
-    this._sizeOf = sizeOf
-    this._root = this
-    // Expired entries are reclaimed even when nobody calls; the timer never keeps the
-    // process alive, and stops when the cache is collected.
+    this.#h = native.create(options, clock === undefined ? undefined : clocks.get(clock), sizeOf)
+    this.#store = options.store !== undefined && options.store !== null &&
+      options.store !== '' && options.store !== 'memory'
+    this.#bind()
+    // Expired entries are reclaimed even when nobody calls: the core says what is due; the
+    // timer never keeps the process alive, and stops when the cache is collected.
     const ref = new WeakRef(this)
     const timer = setInterval(() => {
       const c = ref.deref()
       if (c === undefined) clearInterval(timer)
-      else native.purge(c._h)
+      else c.purgeExpired()
     }, PURGE_INTERVAL_MS)
     timer.unref()
   }
 
+  // The hot calls as functions bound to this cache (no handle argument to check).
+  #bind () {
+    const [getSync, has] = native.bind(this.#h)
+    this.#getSync = getSync
+    this.#has = has
+  }
+
+  /** The answer the native side gave, or the operation it left in `#out`, driven. */
+  #answer (r, getValue, key) {
+    if (r !== this.#out) return Promise.resolve(r)
+    const op = this.#out[0]
+    this.#out[0] = undefined
+    return drive(op, getValue, key)
+  }
+
+  /** Like #answer, for the synchronous API: a store write goes on in the background. */
+  #answerSync (r, local) {
+    if (r !== this.#out) return r
+    const op = this.#out[0]
+    this.#out[0] = undefined
+    drive(op, undefined).catch(noop)
+    return local()
+  }
+
   // ---------------------------------------------------------------- synchronous
 
-  /** The live value of `key`, or undefined. Counts one hit or one miss. */
+  /** The live value of `key` in this process, or undefined. Counts one hit or one miss. */
   getSync (key) {
-    return this._getSync(key)
+    return this.#getSync(key)
   }
 
   /** Stores `value`; returns false when nothing is stored (ttl 0, over a size limit). */
   setSync (key, value, options) {
-    let ttl
-    if (options !== undefined) {
-      ttl = options.ttl
-      if (typeof ttl === 'function' && value !== undefined) ttl = ttl(value)
-    }
-    let size
-    if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
-      size = this._measure(value)
-    }
-    return native.set(this._h, key, value, ttl, size)
+    const ttl = options === undefined ? undefined : options.ttl
+    return this.#answerSync(native.set(this.#h, key, value, ttl, this.#out), () => this.#has(key))
   }
 
-  /** Removes `key`; returns whether it had a live value. */
+  /** Removes `key`; returns whether it had a live value in this process. */
   delSync (key) {
-    return native.del(this._h, key)
+    const had = this.#has(key)
+    this.#answerSync(native.del(this.#h, key, undefined, this.#out), () => had)
+    return had
   }
 
-  /** Whether `key` has a live value (counts neither a hit nor a miss). */
+  /** Whether `key` has a live value in this process (counts neither a hit nor a miss). */
   has (key) {
-    return this._has(key)
+    return this.#has(key)
   }
 
   // ---------------------------------------------------------------- Promises
 
   /**
    * The value of `key`. With `getValue` (a function returning a value or a Promise, or a
-   * Promise itself), a missing key is loaded once however many callers ask at once.
+   * Promise itself), a missing key is loaded once however many callers ask at once (and,
+   * with a store, however many processes).
    */
   get (key, options) {
-    if (options === undefined) {
-      try {
-        return Promise.resolve(this._getSync(key))
-      } catch (e) {
-        return Promise.reject(e)
+    try {
+      if (options === undefined) {
+        const v = this.#getSync(key)
+        if (v !== undefined || !this.#store) return Promise.resolve(v)
+        return this.#answer(native.lookup(this.#h, key, undefined, this.#out), undefined)
       }
+      return this.#load(key, options)
+    } catch (e) {
+      return Promise.reject(e)
     }
-    return this._get(key, options)
   }
 
-  _get (key, options) {
+  #load (key, options) {
     let getValue, ttl, maxAge
     if (typeof options === 'function') {
       getValue = options
@@ -224,106 +298,30 @@ class Cache {
       ttl = options.ttl
       maxAge = options.maxAge
     } else {
-      return Promise.reject(wrongType(`options must be an object, got ${typeName(options)}`))
+      throw wrongType(`options must be an object, got ${typeName(options)}`)
     }
-    try {
-      if (getValue === undefined) {
-        return Promise.resolve(maxAge === undefined
-          ? native.getSync(this._h, key)
-          : native.getFresh(this._h, key, maxAge))
-      }
-      const r = native.begin(this._h, key, typeof ttl === 'function' ? undefined : ttl, maxAge)
-      if (r === LEAD) return this._lead(key, getValue, ttl)
-      if (r === WAIT) return this._wait(getValue)
-      ignore(getValue)
-      return Promise.resolve(r)
-    } catch (e) {
-      ignore(getValue)
-      return Promise.reject(e)
+    if (getValue === undefined) {
+      return this.#answer(native.lookup(this.#h, key, maxAge, this.#out), undefined)
     }
-  }
-
-  _lead (key, getValue, ttl) {
-    const [guard, flight] = native.takeLead()
+    if (typeof getValue !== 'function' && !isThenable(getValue)) {
+      throw wrongType(`getValue must be a function or a Promise, got ${typeName(getValue)}`)
+    }
     let r
-    loadersRunning++
     try {
-      if (typeof getValue === 'function') {
-        const outer = loading.getStore()
-        const within = outer === undefined ? [flight] : outer.concat(flight)
-        r = native.runLoader(guard, () => loading.run(within, getValue, key))
-      } else {
-        r = getValue
-      }
+      r = native.load(this.#h, key, ttl, maxAge, loading.getStore(), this.#out)
     } catch (e) {
-      loaderDone()
-      native.fail(guard, e)
-      return Promise.reject(e)
-    }
-    if (isThenable(r)) {
-      return Promise.resolve(r).then(
-        (v) => {
-          loaderDone()
-          return this._complete(guard, v, ttl)
-        },
-        (e) => {
-          loaderDone()
-          native.fail(guard, e)
-          throw e
-        })
-    }
-    loaderDone()
-    try {
-      return Promise.resolve(this._complete(guard, r, ttl))
-    } catch (e) {
-      return Promise.reject(e)
-    }
-  }
-
-  _complete (guard, value, ttlOption) {
-    try {
-      let ttl, size
-      if (value !== undefined) {
-        if (typeof ttlOption === 'function') ttl = ttlOption(value)
-        if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
-          size = this._measure(value)
-        }
-      }
-      return native.complete(guard, value, size, ttl)
-    } catch (e) {
-      native.fail(guard, e) // no-op when complete already finished the flight
+      ignore(getValue)
       throw e
     }
-  }
-
-  _wait (getValue) {
-    ignore(getValue)
-    const [waiter, , timeout] = native.takeWait()
-    const within = loading.getStore()
-    if (within !== undefined) {
-      try {
-        native.waitCheck(waiter, within)
-      } catch (e) {
-        return Promise.reject(e)
-      }
-    }
-    return new Promise((resolve, reject) => {
-      let settled = false
-      let timer
-      const timeoutError = native.waitOn(waiter, (ok, v) => {
-        settled = true
-        if (timer !== undefined) clearTimeout(timer)
-        if (ok) resolve(v)
-        else reject(v)
-      })
-      if (timeoutError !== undefined && !settled) timer = setTimeout(reject, timeout, timeoutError)
-    })
+    if (r !== this.#out) ignore(getValue)
+    return this.#answer(r, getValue, key)
   }
 
   /** Stores `value` (Promise of whether it was stored). `undefined` deletes. */
   set (key, value, options) {
     try {
-      return Promise.resolve(this.setSync(key, value, options))
+      const ttl = options === undefined ? undefined : options.ttl
+      return this.#answer(native.set(this.#h, key, value, ttl, this.#out))
     } catch (e) {
       return Promise.reject(e)
     }
@@ -332,67 +330,93 @@ class Cache {
   /** Removes `key` (Promise of whether it had a live value). */
   del (key) {
     try {
-      return Promise.resolve(native.del(this._h, key))
+      return this.#answer(native.del(this.#h, key, undefined, this.#out))
     } catch (e) {
       return Promise.reject(e)
     }
   }
 
-  // ---------------------------------------------------------------- more operations
-
-  /** Sets a new TTL (ms) on a live key; 0 removes it. Returns whether the key was live. */
+  /** Sets a new TTL (ms) on a live key; 0 removes it. Promise of whether it was live. */
   expire (key, ttl) {
-    return native.expire(this._h, key, ttl)
+    try {
+      return this.#answer(native.expire(this.#h, key, ttl, this.#out))
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
-  /** Milliseconds until `key` expires (Infinity if never), or undefined when absent. */
+  /** Promise of the milliseconds until `key` expires (Infinity if never), or undefined. */
   remainingTtl (key) {
-    return native.remainingTtl(this._h, key)
+    try {
+      return this.#answer(native.remainingTtl(this.#h, key, undefined, this.#out))
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
-  /** Adds `by` (default 1) to the integer at `key` atomically; a missing key starts at 0. */
+  /**
+   * Adds `by` (default 1; a whole number or a BigInt) to the integer at `key` atomically;
+   * a missing key starts at 0. Promise of the new value: a number, or a BigInt beyond
+   * ±(2^53 - 1), where numbers stop being exact.
+   */
   incr (key, by) {
-    return native.incr(this._h, key, by)
+    try {
+      return this.#answer(native.incr(this.#h, key, by, this.#out))
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
-  /** The live keys (of this namespace, without its prefix). */
+  /** Promise of the live keys (a namespace lists its own, without its prefix). */
   keys () {
-    return native.keys(this._h)
+    try {
+      return this.#answer(native.keys(this.#h, this.#out))
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
   /** Removes every key (of this namespace only, for a namespace). */
   clear () {
-    native.clear(this._h)
+    try {
+      return this.#answer(native.clear(this.#h, this.#out))
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
-  /** True when the cache answers. */
+  /** Promise of true when the cache and its store answer. */
   ping () {
-    return native.ping(this._h)
+    try {
+      return this.#answer(native.ping(this.#h, this.#out))
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
-  /** Entries stored now. */
+  /** Entries in this process's tier. */
   get size () {
-    return native.len(this._h)
+    return native.len(this.#h)
+  }
+
+  /** The last error the store gave (undefined: none, or no store). */
+  get storeError () {
+    return native.storeError(this.#h)
   }
 
   /** A view whose keys are stored under `name`; it sees only its own keys. */
   namespace (name) {
-    const ns = Object.create(Cache.prototype)
-    ns._h = native.namespace(this._h, name)
-    ns._bind()
-    ns._sizeOf = this._sizeOf
-    ns._root = this._root
-    return ns
+    return new Cache(VIEW, { h: native.namespace(this.#h, name), store: this.#store })
   }
 
   /** Counters since the cache was made (shared by all its namespaces). */
   stats () {
-    return native.stats(this._h)
+    return native.stats(this.#h)
   }
 
-  /** Removes every expired entry now (a timer also does it every second). */
+  /** Removes every expired entry of this process's tier now; returns how many. */
   purgeExpired () {
-    return native.purge(this._h)
+    return native.purge(this.#h)
   }
 
   /**
@@ -426,20 +450,6 @@ class Cache {
     Object.defineProperty(wrapped, 'name', { value: fn.name })
     return wrapped
   }
-
-  // The hot calls as functions bound to this cache's handle (no handle argument to check).
-  _bind () {
-    const [getSync, has] = native.bind(this._h)
-    this._getSync = getSync
-    this._has = has
-  }
-
-  _measure (value) {
-    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return undefined // exact, natively
-    if (this._sizeOf === undefined) return estimateSize(value)
-    const s = this._sizeOf(value)
-    return typeof s === 'number' && s >= 0 ? Math.ceil(s) : s
-  }
 }
 
-module.exports = { Cache, ManualClock, errorCodes, estimateSize }
+module.exports = { Cache, ManualClock, errorCodes }

@@ -4,4 +4,4 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const flightcache = require('./index.js')
 
-export const { Cache, ManualClock, errorCodes, estimateSize } = flightcache
+export const { Cache, ManualClock, errorCodes } = flightcache

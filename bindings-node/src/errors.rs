@@ -1,29 +1,25 @@
-//! The one place where the core's errors become JS errors.
+//! The one place where the core's errors become JS errors: one `match` over [`ErrorKind`],
+//! with no wildcard arm, so a new kind does not build until it is mapped. The codes are the
+//! core's ([`ErrorKind::js_code`]), exported to JS as `errorCodes`.
 //!
 //! | core kind          | JS class   | `code`                              |
 //! |--------------------|------------|-------------------------------------|
-//! | `invalid_argument` | RangeError | `ERR_FLIGHTCACHE_INVALID_ARGUMENT`  |
-//! | `wrong_type`       | TypeError  | `ERR_FLIGHTCACHE_WRONG_TYPE`        |
-//! | `timeout`          | Error      | `ERR_FLIGHTCACHE_TIMEOUT`           |
-//! | `reentrant`        | Error      | `ERR_FLIGHTCACHE_REENTRANT`         |
-//! | `loader_error`     | the loader's own rejection, unchanged; a loader that never
-//! |                    | finished: Error `ERR_FLIGHTCACHE_LOADER_ABORTED` |
-//!
-//! Arguments of the wrong JS type are TypeErrors with `ERR_FLIGHTCACHE_WRONG_TYPE`, like the
-//! core's `wrong_type`.
+//! | `InvalidArgument`  | RangeError | `ERR_FLIGHTCACHE_INVALID_ARGUMENT`  |
+//! | `WrongType`        | TypeError  | `ERR_FLIGHTCACHE_WRONG_TYPE`        |
+//! | `Timeout`          | Error      | `ERR_FLIGHTCACHE_TIMEOUT`           |
+//! | `Reentrant`        | Error      | `ERR_FLIGHTCACHE_REENTRANT`         |
+//! | `LoaderFailed`     | the loader's own rejection, unchanged; from another process: Error `ERR_FLIGHTCACHE_LOADER_FAILED` with `typeName` |
+//! | `LoaderAborted`    | Error      | `ERR_FLIGHTCACHE_LOADER_ABORTED`    |
 
 use std::fmt;
 use std::os::raw::c_char;
 use std::ptr;
 
-use flightcache::{Error, LoaderError};
+use flightcache::{Error, ErrorKind, LoaderError};
 use napi::sys::{self, napi_env, napi_value};
 
-use crate::raw::Thrown;
+use crate::raw::{self, Thrown};
 use crate::value::JsRef;
-
-pub const WRONG_TYPE: &str = "ERR_FLIGHTCACHE_WRONG_TYPE";
-pub const INVALID_ARGUMENT: &str = "ERR_FLIGHTCACHE_INVALID_ARGUMENT";
 
 #[derive(Clone, Copy)]
 enum Class {
@@ -32,14 +28,14 @@ enum Class {
     RangeError,
 }
 
-fn class_and_code(e: &Error) -> (Class, &'static str) {
-    match e.kind() {
-        "invalid_argument" => (Class::RangeError, INVALID_ARGUMENT),
-        "wrong_type" => (Class::TypeError, WRONG_TYPE),
-        "timeout" => (Class::Error, "ERR_FLIGHTCACHE_TIMEOUT"),
-        "reentrant" => (Class::Error, "ERR_FLIGHTCACHE_REENTRANT"),
-        "loader_error" => (Class::Error, "ERR_FLIGHTCACHE_LOADER_ABORTED"),
-        _ => (Class::Error, "ERR_FLIGHTCACHE"),
+fn class_of(kind: ErrorKind) -> Class {
+    match kind {
+        ErrorKind::InvalidArgument => Class::RangeError,
+        ErrorKind::WrongType => Class::TypeError,
+        ErrorKind::Timeout
+        | ErrorKind::Reentrant
+        | ErrorKind::LoaderFailed
+        | ErrorKind::LoaderAborted => Class::Error,
     }
 }
 
@@ -72,13 +68,32 @@ unsafe fn make(env: napi_env, class: Class, code: &str, msg: &str) -> napi_value
 pub unsafe fn to_js(env: napi_env, e: &Error) -> napi_value {
     if let Error::Loader(le) = e {
         if let Some(js) = le.downcast_ref::<JsError>() {
-            if let Ok(v) = js.0.get(env) {
+            if let Ok(v) = js.get(env) {
                 return v;
             }
         }
     }
-    let (class, code) = class_and_code(e);
-    make(env, class, code, &e.to_string())
+    let kind = e.kind();
+    let err = make(env, class_of(kind), kind.js_code(), &e.to_string());
+    if let Error::Loader(le) = e {
+        if let Some(remote) = le.as_remote() {
+            if let Ok(t) = raw::js_string(env, &remote.type_name) {
+                let _ = raw::set_named(env, err, "typeName", t);
+            }
+        }
+    }
+    err
+}
+
+/// `{ WRONG_TYPE: 'ERR_FLIGHTCACHE_WRONG_TYPE', ... }` for every kind.
+pub unsafe fn codes(env: napi_env) -> Result<napi_value, Thrown> {
+    let o = raw::object(env)?;
+    for kind in ErrorKind::ALL {
+        let code = kind.js_code();
+        let name = code.trim_start_matches("ERR_FLIGHTCACHE_");
+        raw::set_named(env, o, name, raw::js_string(env, code)?)?;
+    }
+    Ok(o)
 }
 
 #[cold]
@@ -90,13 +105,15 @@ pub unsafe fn throw(env: napi_env, e: &Error) -> Thrown {
 
 #[cold]
 pub unsafe fn throw_type(env: napi_env, msg: &str) -> Thrown {
-    sys::napi_throw(env, make(env, Class::TypeError, WRONG_TYPE, msg));
+    let code = ErrorKind::WrongType.js_code();
+    sys::napi_throw(env, make(env, Class::TypeError, code, msg));
     Thrown
 }
 
 #[cold]
 pub unsafe fn throw_range(env: napi_env, msg: &str) -> Thrown {
-    sys::napi_throw(env, make(env, Class::RangeError, INVALID_ARGUMENT, msg));
+    let code = ErrorKind::InvalidArgument.js_code();
+    sys::napi_throw(env, make(env, Class::RangeError, code, msg));
     Thrown
 }
 
@@ -106,11 +123,45 @@ pub unsafe fn throw_plain(env: napi_env, msg: &str) {
 }
 
 /// What a JS loader threw or rejected with, carried through the core unchanged.
-pub struct JsError(pub JsRef);
+///
+/// The core's `LoaderError` is `Send + Sync` (Rust callers share errors across threads),
+/// so this cannot rest on the compiler: it remembers its JS thread and touches its
+/// reference only there. Reached from any other thread, it gives nothing and, dropped
+/// there, it leaks its reference rather than touch the JS heap.
+pub struct JsError {
+    r: std::mem::ManuallyDrop<JsRef>,
+    thread: std::thread::ThreadId,
+}
+
+// SAFETY: the only non-Send field is the JsRef, which is read and deleted only when the
+// current thread is `thread` (the JS thread that made it); see `get` and `Drop`.
+unsafe impl Send for JsError {}
+unsafe impl Sync for JsError {}
 
 impl JsError {
     pub unsafe fn loader_error(env: napi_env, v: napi_value) -> Result<LoaderError, Thrown> {
-        Ok(LoaderError::new(JsError(JsRef::new(env, v)?)))
+        let name = crate::value::class_name(env, v);
+        let e = JsError {
+            r: std::mem::ManuallyDrop::new(JsRef::new(env, v)?),
+            thread: std::thread::current().id(),
+        };
+        Ok(LoaderError::new(e).named(name))
+    }
+
+    pub unsafe fn get(&self, env: napi_env) -> Result<napi_value, Thrown> {
+        if std::thread::current().id() != self.thread {
+            return Err(Thrown);
+        }
+        self.r.get(env)
+    }
+}
+
+impl Drop for JsError {
+    fn drop(&mut self) {
+        if std::thread::current().id() == self.thread {
+            // SAFETY: on the reference's own JS thread, dropped once.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.r) }
+        }
     }
 }
 

@@ -128,9 +128,10 @@ impl StrBuf {
     }
 }
 
-/// Reads a JS string as UTF-8 into `buf` (on the stack when it is short and ASCII).
-/// Lone surrogates become U+FFFD. Anything but a string is a TypeError naming what it was
-/// (`what` says which argument).
+/// Reads a JS string as UTF-8 into `buf` (on the stack when it is short and ASCII). A
+/// string with a lone surrogate has no UTF-8 form: it is an error naming `what`, never
+/// silently changed (two such keys would collide). Anything but a string is a TypeError
+/// naming what it was.
 #[inline(always)]
 pub unsafe fn read_str<'b>(
     env: napi_env,
@@ -153,12 +154,38 @@ pub unsafe fn read_str<'b>(
             high |= c;
         }
         if high < 0x80 {
+            // SAFETY: every unit is below 0x80, so the narrowed bytes are ASCII.
             return Ok(std::str::from_utf8_unchecked(narrow));
         }
-        buf.heap = String::from_utf16_lossy(w);
+        buf.heap = utf16(env, w, what)?;
         return Ok(&buf.heap);
     }
-    read_long_str(env, v, buf)
+    read_long_str(env, v, buf, what)
+}
+
+#[cold]
+unsafe fn utf16(env: napi_env, w: &[u16], what: &str) -> JsResult<String> {
+    String::from_utf16(w).map_err(|_| {
+        let e = flightcache::value::invalid_string(what);
+        errors::throw(env, &e)
+    })
+}
+
+/// A JS string exactly, or `None` when it has a lone surrogate (such a string is kept as a
+/// reference to the JS string instead, so that it comes back unchanged).
+pub unsafe fn exact_string(env: napi_env, v: napi_value) -> JsResult<Option<String>> {
+    let mut len = 0usize;
+    check(
+        env,
+        sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut len),
+    )?;
+    let mut wide = vec![0u16; len + 1];
+    let mut got = 0usize;
+    check(
+        env,
+        sys::napi_get_value_string_utf16(env, v, wide.as_mut_ptr(), len + 1, &mut got),
+    )?;
+    Ok(String::from_utf16(&wide[..got]).ok())
 }
 
 #[cold]
@@ -176,7 +203,12 @@ unsafe fn not_a_string(env: napi_env, v: napi_value, st: napi_status, what: &str
 
 #[cold]
 #[inline(never)]
-unsafe fn read_long_str(env: napi_env, v: napi_value, buf: &mut StrBuf) -> JsResult<&str> {
+unsafe fn read_long_str<'b>(
+    env: napi_env,
+    v: napi_value,
+    buf: &'b mut StrBuf,
+    what: &str,
+) -> JsResult<&'b str> {
     let mut len = 0usize;
     check(
         env,
@@ -188,7 +220,7 @@ unsafe fn read_long_str(env: napi_env, v: napi_value, buf: &mut StrBuf) -> JsRes
         env,
         sys::napi_get_value_string_utf16(env, v, wide.as_mut_ptr(), len + 1, &mut got),
     )?;
-    buf.heap = String::from_utf16_lossy(&wide[..got]);
+    buf.heap = utf16(env, &wide[..got], what)?;
     Ok(&buf.heap)
 }
 
@@ -349,26 +381,73 @@ pub unsafe fn external<T: 'static>(env: napi_env, value: T) -> JsResult<napi_val
     Ok(v)
 }
 
-/// The value inside an External made by [`external`] with the same `T`. The caller
-/// promises the type: every External reaching this module comes from index.js, which
-/// keeps them private.
+/// The kinds of native object JS holds, each with its own type tag: a native function
+/// checks the tag of every handle it is given, so a handle of the wrong kind (or a forged
+/// object) is a TypeError, never memory read as the wrong type.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Cache,
+    Clock,
+    Op,
+}
+
+impl Kind {
+    fn tag(self) -> sys::napi_type_tag {
+        // Random 128-bit values, one per kind (fixed: the tags of one build must agree).
+        let lower = match self {
+            Kind::Cache => 0x6c1f_4a0e_93d2_57b1,
+            Kind::Clock => 0x2b8e_71c4_0d95_a36f,
+            Kind::Op => 0x95d0_3e27_b6a1_4cf8,
+        };
+        sys::napi_type_tag {
+            lower,
+            upper: 0x666c_6967_6874_6361, // "flightca"
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Cache => "a cache handle (call the methods of a Cache object)",
+            Kind::Clock => "a clock handle (call the methods of a ManualClock object)",
+            Kind::Op => "an operation handle",
+        }
+    }
+}
+
+/// Moves `value` into a JS External tagged as `kind`; it is dropped when the External is
+/// collected.
+pub unsafe fn tagged<T: 'static>(env: napi_env, kind: Kind, value: T) -> JsResult<napi_value> {
+    let v = external(env, value)?;
+    let tag = kind.tag();
+    check(env, sys::napi_type_tag_object(env, v, &tag))?;
+    Ok(v)
+}
+
+/// The value inside an External made by [`tagged`] for `kind`; anything else is a
+/// TypeError.
 #[inline(always)]
-pub unsafe fn external_ref<'a, T>(env: napi_env, v: napi_value) -> JsResult<&'a T> {
+pub unsafe fn handle<'a, T>(env: napi_env, v: napi_value, kind: Kind) -> JsResult<&'a T> {
+    let tag = kind.tag();
+    let mut ok = false;
+    let st = sys::napi_check_object_type_tag(env, v, &tag, &mut ok);
+    if st != Status::napi_ok || !ok {
+        return Err(bad_handle(env, kind));
+    }
     let mut data: *mut c_void = ptr::null_mut();
     let st = sys::napi_get_value_external(env, v, &mut data);
     if st != Status::napi_ok || data.is_null() {
-        return Err(bad_handle(env));
+        return Err(bad_handle(env, kind));
     }
+    // SAFETY: the tag says `tagged::<T>` made this External for `kind`, and each kind is
+    // made with one `T` only; the External keeps the value alive while `v` is reachable,
+    // which it is for the length of this call.
     Ok(&*(data as *const T))
 }
 
 #[cold]
 #[inline(never)]
-unsafe fn bad_handle(env: napi_env) -> Thrown {
-    errors::throw_type(
-        env,
-        "flightcache: not a cache handle (call the methods of a Cache object)",
-    )
+unsafe fn bad_handle(env: napi_env, kind: Kind) -> Thrown {
+    errors::throw_type(env, &format!("flightcache: not {}", kind.name()))
 }
 
 /// Calls `f` with `args` and `this = undefined`.
@@ -426,7 +505,9 @@ pub unsafe fn bound_function<T: 'static>(
 #[inline(always)]
 pub unsafe fn data_ref<'a, T, const N: usize>(a: &Args<N>) -> JsResult<&'a T> {
     if a.data.is_null() {
-        return Err(bad_handle(a.env));
+        return Err(bad_handle(a.env, Kind::Cache));
     }
+    // SAFETY: only `bound_function::<T>` makes functions with data, and the function's
+    // finalizer frees it only after the function is gone.
     Ok(&*(a.data as *const T))
 }

@@ -56,9 +56,9 @@ test('the documented example, with getValue an already-started Promise', async (
   // A second call starts authenticate() again (the argument is evaluated), but the cached
   // token is returned and the unused Promise is not an unhandled rejection.
   assert.equal(await handler({ cache }), 'token-1')
-  assert.equal(cache.remainingTtl('token') <= 60_000, true)
+  assert.equal(await cache.remainingTtl('token') <= 60_000, true)
   // Many concurrent handlers with Promises made before the call: one wins, all agree.
-  cache.clear()
+  await cache.clear()
   const tokens = await Promise.all(Array.from({ length: 50 }, () => handler({ cache })))
   for (const t of tokens) assert.equal(t, tokens[0])
   await cache.set('token', tokens[0], { ttl: 1000 })
@@ -183,8 +183,8 @@ test('wrap: same inputs share one entry and one flight; keys are canonical', asy
   assert.equal(await cached({ id: 1, tags: ['x'] }, 2), a)
   await cached({ id: 2, tags: ['x'] }, 2)
   assert.equal(calls, 2)
-  assert.deepEqual(cache.keys().sort(), ['fetchUser:[{"id":1,"tags":["x"]},2]', 'fetchUser:[{"id":2,"tags":["x"]},2]'])
-  assert.equal(cache.remainingTtl('fetchUser:[{"id":1,"tags":["x"]},2]'), 1000)
+  assert.deepEqual((await cache.keys()).sort(), ['fetchUser:[{"id":1,"tags":["x"]},2]', 'fetchUser:[{"id":2,"tags":["x"]},2]'])
+  assert.equal(await cache.remainingTtl('fetchUser:[{"id":1,"tags":["x"]},2]'), 1000)
 })
 
 test('wrap: name option, anonymous wrappers never share entries, key function and key paths', async () => {

@@ -123,7 +123,12 @@ impl Cache {
         }
         let op = Py::new(
             py,
-            PyOp::new(op, self.shared.size_of.as_ref().map(|f| f.clone_ref(py)), None, None),
+            PyOp::new(
+                op,
+                self.shared.size_of.as_ref().map(|f| f.clone_ref(py)),
+                None,
+                None,
+            ),
         )?;
         Ok(aio(py).drive.bind(py).call1((op, py.None()))?.unbind())
     }
@@ -408,12 +413,10 @@ impl Cache {
         let found = match self.lookup(py, k, None, None)? {
             Lookup::Hit(v) => Some(v.into_py()),
             Lookup::Absent => None,
-            Lookup::Pending(op) => {
-                drive_blocking(py, op, &mut self.host(py), None, None)?
-                    .into_option()
-                    .py_err(py)?
-                    .map(PyVal::into_py)
-            }
+            Lookup::Pending(op) => drive_blocking(py, op, &mut self.host(py), None, None)?
+                .into_option()
+                .py_err(py)?
+                .map(PyVal::into_py),
         };
         found.ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
     }

@@ -7,8 +7,8 @@ use flightcache::value::Value;
 use flightcache::Host;
 use pyo3::prelude::*;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMemoryView,
-    PySet, PyString, PyTuple,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMemoryView, PySet,
+    PyString, PyTuple,
 };
 
 use crate::convert::millis;
@@ -74,7 +74,10 @@ impl<'py> Walk for PyWalk<'py> {
             Shape::List(s.len())
         } else if let Ok(d) = v.cast::<PyDict>() {
             Shape::Map(d.len())
-        } else if let Ok(d) = v.getattr("__dict__").and_then(|d| Ok(d.cast_into::<PyDict>()?)) {
+        } else if let Ok(d) = v
+            .getattr("__dict__")
+            .and_then(|d| Ok(d.cast_into::<PyDict>()?))
+        {
             // A class instance counts its fields.
             Shape::Map(d.len())
         } else {
@@ -112,7 +115,10 @@ impl<'py> Walk for PyWalk<'py> {
             seq(&mut s.iter())
         } else if let Ok(d) = v.cast::<PyDict>() {
             map(d)
-        } else if let Ok(d) = v.getattr("__dict__").and_then(|d| Ok(d.cast_into::<PyDict>()?)) {
+        } else if let Ok(d) = v
+            .getattr("__dict__")
+            .and_then(|d| Ok(d.cast_into::<PyDict>()?))
+        {
             map(&d)
         } else {
             Vec::new()

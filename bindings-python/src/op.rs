@@ -106,9 +106,12 @@ pub fn drive_blocking(
                         if check.call1((f,))?.is_truthy()? {
                             // Waiting here would block the event loop that has to finish the
                             // load.
-                            return Err(to_py(py, Error::Reentrant {
-                                key: op.key().to_string(),
-                            }));
+                            return Err(to_py(
+                                py,
+                                Error::Reentrant {
+                                    key: op.key().to_string(),
+                                },
+                            ));
                         }
                     }
                 }
@@ -254,9 +257,6 @@ impl PyOp {
 
     #[getter]
     fn done(&self) -> bool {
-        self.op
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+        self.op.lock().unwrap_or_else(|p| p.into_inner()).is_none()
     }
 }

@@ -9,8 +9,7 @@
 use flightcache::value::{integer_out_of_range, invalid_string, unshareable, Value};
 use pyo3::prelude::*;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString,
-    PyTuple,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple,
 };
 
 #[derive(Clone)]
@@ -100,10 +99,7 @@ fn to_value_at(v: &Bound<'_, PyAny>, depth: u32) -> flightcache::Result<Value> {
         let mut pairs = Vec::with_capacity(d.len());
         for (k, x) in d.iter() {
             let Ok(ks) = k.cast::<PyString>() else {
-                return Err(unshareable(&format!(
-                    "dict with {} keys",
-                    type_name(&k)
-                )));
+                return Err(unshareable(&format!("dict with {} keys", type_name(&k))));
             };
             let ks = ks.to_str().map_err(|_| invalid_string("a dict key"))?;
             pairs.push((ks.to_owned(), to_value_at(&x, depth + 1)?));
@@ -148,7 +144,8 @@ pub fn user_error(e: PyErr) -> flightcache::Error {
 
 /// A Python argument the core validates as a number (`size_of`'s answer): an int or a float.
 pub fn number(v: &Bound<'_, PyAny>, what: &str) -> flightcache::Result<f64> {
-    if v.is_instance_of::<PyBool>() || !(v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>())
+    if v.is_instance_of::<PyBool>()
+        || !(v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>())
     {
         return Err(flightcache::Error::WrongType(format!(
             "{what} must be a number, not {}",

@@ -25,6 +25,13 @@ pub trait Host<V> {
         Ok(None)
     }
 
+    /// Whether a loaded value is a value at all: JS `undefined` is "nothing", returned to
+    /// the load's callers and never kept.
+    fn keep(&mut self, value: &V) -> bool {
+        let _ = value;
+        true
+    }
+
     /// The value in the shared model, to write into a store (an error naming the type when
     /// it is outside the model).
     fn export(&mut self, value: &V) -> Result<Value>;

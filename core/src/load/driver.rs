@@ -1289,6 +1289,16 @@ impl<V: Clone + 'static> Op<V> {
                 return Some(self.lead_failed(flight, Error::Loader(le), true));
             }
         };
+        if !host.keep(&v) {
+            // Nothing to keep (JS `undefined`): the callers get it, no tier stores it.
+            if let Some(hold) = lease {
+                self.release_lease(hold, None);
+            }
+            self.cache.end_flight(&self.full, flight);
+            flight.publish(Outcome::Value(v.clone()));
+            self.state = State::Answered(None);
+            return Some(Step::Done(Ok(Answer::Value(v))));
+        }
         // Measuring, the TTL function and conversion are the host's code: an error there
         // fails the load for every caller, as a loader error would.
         let ttl = match self.load_ttl(&v, host) {

@@ -1,0 +1,328 @@
+//! Driving the core's operations ([`flightcache::Op`]) from JS: `index.js` steps an
+//! operation, runs its loader when told, and awaits a wake-up when told to park.
+//!
+//! The core wakes a parked operation from whichever thread finished what it waited for (a
+//! store runtime thread, or the JS thread itself). Its waker holds only the operation's id
+//! and calls a thread-safe function, which runs `index.js`'s wake handler on the JS thread:
+//! no other thread touches a JS value.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+use std::time::Instant;
+
+use flightcache::{Answer, Op, Step};
+use napi::sys::{self, napi_env, napi_threadsafe_function, napi_value};
+
+use crate::errors;
+use crate::host::NodeHost;
+use crate::raw::{self, check, js_fn, JsResult, Kind};
+use crate::value::{self, JsRef, Val};
+
+/// An operation and what its host needs: the cache's `sizeOf`, the call's `ttl` function,
+/// and what to answer for nothing (a `get`'s `undefined`).
+pub struct OpCell {
+    op: RefCell<Option<Op<Val>>>,
+    id: u64,
+    size_of: Option<std::rc::Rc<JsRef>>,
+    ttl_of: Option<JsRef>,
+}
+
+static NEXT_OP: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This JS thread's thread-safe function, made by `init`.
+    static TSFN: Cell<napi_threadsafe_function> = const { Cell::new(ptr::null_mut()) };
+    /// Parked operations: the thread-safe function keeps the process alive while any is.
+    static PARKED: Cell<u32> = const { Cell::new(0) };
+}
+
+struct NodeWake {
+    tsfn: Tsfn,
+    id: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Tsfn(napi_threadsafe_function);
+
+// SAFETY: a thread-safe function may be called from any thread: that is what Node-API
+// makes it for. Nothing else of the JS thread is reached through it.
+unsafe impl Send for Tsfn {}
+unsafe impl Sync for Tsfn {}
+
+impl Wake for NodeWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let data = Box::into_raw(Box::new(self.id)) as *mut c_void;
+        // SAFETY: see `Tsfn`. The box is freed by `call_js`, or here if the call failed.
+        unsafe {
+            let st = sys::napi_call_threadsafe_function(
+                self.tsfn.0,
+                data,
+                sys::ThreadsafeFunctionCallMode::nonblocking,
+            );
+            if st != sys::Status::napi_ok {
+                drop(Box::from_raw(data as *mut u64));
+            }
+        }
+    }
+}
+
+/// Runs on the JS thread: hands the woken operation's id to `index.js`'s handler.
+unsafe extern "C" fn call_js(
+    env: napi_env,
+    js_cb: napi_value,
+    _ctx: *mut c_void,
+    data: *mut c_void,
+) {
+    if data.is_null() {
+        return;
+    }
+    let id = *Box::from_raw(data as *mut u64);
+    if env.is_null() || js_cb.is_null() {
+        return; // the environment is going away
+    }
+    let _ = raw::call(env, js_cb, &[raw::number(env, id as f64)]);
+}
+
+fn waker(id: u64) -> Waker {
+    let tsfn = Tsfn(TSFN.with(Cell::get));
+    Waker::from(Arc::new(NodeWake { tsfn, id }))
+}
+
+js_fn!(
+/// init(wake): `wake(opId)` is called on the JS thread when an operation may go on.
+init, 1, |a| {
+    let env = a.env;
+    let name = raw::js_string(env, "flightcache wake")?;
+    let mut tsfn = ptr::null_mut();
+    check(
+        env,
+        sys::napi_create_threadsafe_function(
+            env,
+            a.argv[0],
+            ptr::null_mut(),
+            name,
+            0,
+            1,
+            ptr::null_mut(),
+            None,
+            ptr::null_mut(),
+            Some(call_js),
+            &mut tsfn,
+        ),
+    )?;
+    // Idle, it does not keep the process alive; a parked operation refs it (see `park`).
+    check(env, sys::napi_unref_threadsafe_function(env, tsfn))?;
+    TSFN.with(|t| t.set(tsfn));
+    Ok(raw::undefined(env))
+});
+
+js_fn!(
+/// parked(delta): counts parked operations (+1 when one parks, -1 when it goes on), so
+/// that the process stays alive while an operation waits for a store or another process.
+parked, 1, |a| {
+    let env = a.env;
+    let mut d = 0f64;
+    check(env, sys::napi_get_value_double(env, a.argv[0], &mut d))?;
+    let tsfn = TSFN.with(Cell::get);
+    let before = PARKED.with(Cell::get);
+    let after = if d > 0.0 { before + 1 } else { before.saturating_sub(1) };
+    PARKED.with(|p| p.set(after));
+    if before == 0 && after == 1 {
+        check(env, sys::napi_ref_threadsafe_function(env, tsfn))?;
+    } else if before == 1 && after == 0 {
+        check(env, sys::napi_unref_threadsafe_function(env, tsfn))?;
+    }
+    Ok(raw::undefined(env))
+});
+
+/// An operation made by the core, as what `index.js` gets: its answer when it has one at
+/// once, else `out` with the operation's handle in `out[0]`.
+pub unsafe fn answer_or_pending(
+    env: napi_env,
+    mut op: Op<Val>,
+    size_of: Option<std::rc::Rc<JsRef>>,
+    ttl_of: Option<JsRef>,
+    out: napi_value,
+) -> JsResult<napi_value> {
+    let mut host = host_for(env, size_of.as_deref(), ttl_of.as_ref())?;
+    let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
+    match op.step(&mut host, &waker(id)) {
+        Step::Done(Ok(a)) => answer_to_js(env, a),
+        Step::Done(Err(e)) => Err(errors::throw(env, &e)),
+        _ => {
+            let cell = OpCell {
+                op: RefCell::new(Some(op)),
+                id,
+                size_of,
+                ttl_of,
+            };
+            raw::set_element(env, out, 0, raw::tagged(env, Kind::Op, cell)?)?;
+            Ok(out)
+        }
+    }
+}
+
+/// A load the core could not answer at once: a new handle, not yet stepped.
+pub unsafe fn pending_load(
+    env: napi_env,
+    op: Op<Val>,
+    size_of: Option<std::rc::Rc<JsRef>>,
+    ttl_of: Option<JsRef>,
+    out: napi_value,
+) -> JsResult<napi_value> {
+    let cell = OpCell {
+        op: RefCell::new(Some(op)),
+        id: NEXT_OP.fetch_add(1, Ordering::Relaxed),
+        size_of,
+        ttl_of,
+    };
+    raw::set_element(env, out, 0, raw::tagged(env, Kind::Op, cell)?)?;
+    Ok(out)
+}
+
+unsafe fn host_for(
+    env: napi_env,
+    size_of: Option<&JsRef>,
+    ttl_of: Option<&JsRef>,
+) -> JsResult<NodeHost> {
+    Ok(NodeHost {
+        env,
+        size_of: size_of.map(|f| f.get(env)).transpose()?,
+        ttl_of: ttl_of.map(|f| f.get(env)).transpose()?,
+    })
+}
+
+pub unsafe fn answer_to_js(env: napi_env, a: Answer<Val>) -> JsResult<napi_value> {
+    Ok(match a {
+        Answer::Value(v) => value::to_js(env, &v)?,
+        Answer::Absent | Answer::Ms(None) | Answer::Done => raw::undefined(env),
+        Answer::Bool(b) => raw::boolean(env, b),
+        Answer::Int(n) => value::to_js(env, &value::from_integer(n))?,
+        Answer::Ms(Some(ms)) => raw::number(env, ms),
+        Answer::Keys(k) => {
+            let arr = raw::array(env, k.len())?;
+            for (i, key) in k.iter().enumerate() {
+                raw::set_element(env, arr, i as u32, raw::js_string(env, key)?)?;
+            }
+            arr
+        }
+    })
+}
+
+/// The operation out of its cell, for one step: no borrow is held while JS code runs.
+unsafe fn take(env: napi_env, cell: &OpCell) -> JsResult<Op<Val>> {
+    cell.op.borrow_mut().take().ok_or_else(|| {
+        errors::throw_plain(env, "flightcache: this operation has finished or is in use");
+        raw::Thrown
+    })
+}
+
+const DONE: f64 = 0.0;
+const FAILED: f64 = 1.0;
+const RUN_LOADER: f64 = 2.0;
+const PARK: f64 = 3.0;
+
+unsafe fn pair(env: napi_env, kind: f64, payload: napi_value) -> JsResult<napi_value> {
+    let arr = raw::array(env, 2)?;
+    raw::set_element(env, arr, 0, raw::number(env, kind))?;
+    raw::set_element(env, arr, 1, payload)?;
+    Ok(arr)
+}
+
+js_fn!(
+/// step(op) -> [kind, payload]: 0 done (the answer), 1 failed (the error), 2 run the
+/// loader, 3 park (milliseconds until a timeout to apply, or undefined).
+step, 1, |a| {
+    let env = a.env;
+    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
+    let mut op = take(env, cell)?;
+    let mut host = host_for(env, cell.size_of.as_deref(), cell.ttl_of.as_ref())?;
+    match op.step(&mut host, &waker(cell.id)) {
+        Step::Done(Ok(ans)) => pair(env, DONE, answer_to_js(env, ans)?),
+        Step::Done(Err(e)) => pair(env, FAILED, errors::to_js(env, &e)),
+        Step::RunLoader => {
+            *cell.op.borrow_mut() = Some(op);
+            pair(env, RUN_LOADER, raw::undefined(env))
+        }
+        Step::Park(until) => {
+            *cell.op.borrow_mut() = Some(op);
+            let ms = match until {
+                Some(u) => raw::number(env, u.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0),
+                None => raw::undefined(env),
+            };
+            pair(env, PARK, ms)
+        }
+    }
+});
+
+js_fn!(
+/// runLoader(op, fn): calls fn() marked as the operation's loader on this thread, so that
+/// a synchronous call for the same key from inside it is `reentrant`.
+run_loader, 2, |a| {
+    let env = a.env;
+    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
+    let op = take(env, cell)?;
+    let r = op.run_loader(|| raw::call(env, a.argv[1], &[]));
+    *cell.op.borrow_mut() = Some(op);
+    r
+});
+
+js_fn!(
+/// loaded(op, value): the loader's value.
+loaded, 2, |a| {
+    let env = a.env;
+    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
+    let v = value::from_js(env, a.argv[1])?;
+    if let Some(op) = cell.op.borrow_mut().as_mut() {
+        op.loaded(Ok(v));
+    }
+    Ok(raw::undefined(env))
+});
+
+js_fn!(
+/// failed(op, error): the loader threw or rejected with `error`.
+failed, 2, |a| {
+    let env = a.env;
+    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
+    let le = errors::JsError::loader_error(env, a.argv[1])?;
+    if let Some(op) = cell.op.borrow_mut().as_mut() {
+        op.loaded(Err(le));
+    }
+    Ok(raw::undefined(env))
+});
+
+js_fn!(
+/// close(op): abandons the operation (a load it leads is taken over by a waiter).
+close, 1, |a| {
+    let cell = raw::handle::<OpCell>(a.env, a.argv[0], Kind::Op)?;
+    let op = cell.op.borrow_mut().take();
+    drop(op);
+    Ok(raw::undefined(a.env))
+});
+
+js_fn!(
+/// opInfo(op) -> [id, flightId | undefined]
+op_info, 1, |a| {
+    let env = a.env;
+    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
+    let flight = cell.op.borrow().as_ref().and_then(Op::flight_id);
+    let arr = raw::array(env, 2)?;
+    raw::set_element(env, arr, 0, raw::number(env, cell.id as f64))?;
+    raw::set_element(
+        env,
+        arr,
+        1,
+        match flight {
+            Some(f) => raw::number(env, f as f64),
+            None => raw::undefined(env),
+        },
+    )?;
+    Ok(arr)
+});

@@ -1,0 +1,4 @@
+//! The shared stores this build of the package can open (`new Cache({ store: URL })`):
+//! each store crate registers its URL scheme with the core. `memory://` is the core's own.
+
+pub fn register() {}

@@ -38,7 +38,7 @@ const RUN_LOADER = 2
 
 // Parked operations, by id: the core wakes one by calling this handler on the JS thread.
 const resumers = new Map()
-native.init((id) => {
+const wake = native.init((id) => {
   const resume = resumers.get(id)
   if (resume !== undefined) resume()
 })
@@ -72,10 +72,10 @@ function park (id, ms) {
       done = true
       if (timer !== undefined) clearTimeout(timer)
       resumers.delete(id)
-      native.parked(-1)
+      native.parked(wake, -1)
       resolve()
     }
-    native.parked(1)
+    native.parked(wake, 1)
     resumers.set(id, resume)
     if (ms !== undefined) timer = setTimeout(resume, Math.max(0, Math.ceil(ms)))
   })
@@ -205,7 +205,7 @@ class Cache {
     if (sizeOf !== undefined && typeof sizeOf !== 'function') {
       throw wrongType(`sizeOf must be a function, got ${typeName(sizeOf)}`)
     }
-    this.#h = native.create(options, clock === undefined ? undefined : clocks.get(clock), sizeOf)
+    this.#h = native.create(options, clock === undefined ? undefined : clocks.get(clock), sizeOf, wake)
     this.#store = options.store !== undefined && options.store !== null &&
       options.store !== '' && options.store !== 'memory'
     this.#bind()

@@ -9,7 +9,7 @@ use napi::sys::{self, napi_env, napi_value, ValueType};
 
 use crate::errors;
 use crate::host::NodeHost;
-use crate::op::{answer_or_pending, pending_load};
+use crate::op::{answer_or_pending, pending_load, wake_of, Tsfn};
 use crate::raw::{self, check, js_fn, JsResult, Kind, StrBuf};
 use crate::value::{self, to_js, JsRef, Val};
 
@@ -17,6 +17,8 @@ use crate::value::{self, to_js, JsRef, Val};
 pub struct Handle {
     pub cache: Cache<Val>,
     pub size_of: Option<Rc<JsRef>>,
+    /// The wake handle of the copy of `index.js` that made the cache.
+    pub wake: Tsfn,
 }
 
 #[inline(always)]
@@ -63,9 +65,9 @@ unsafe fn field(env: napi_env, o: napi_value, name: &str) -> JsResult<napi_value
 }
 
 js_fn!(
-/// create(options, clock, sizeOf): a cache. `options` has been checked for unknown names
+/// create(options, clock, sizeOf, wake): a cache. `options` has been checked for unknown names
 /// by index.js; every value is checked here or by the core.
-create, 3, |a| {
+create, 4, |a| {
     let env = a.env;
     let o = a.argv[0];
     let d = Config::default();
@@ -95,8 +97,9 @@ create, 3, |a| {
     };
     crate::stores::register();
     let size_of = opt_fn(env, a.argv[2])?.map(Rc::new);
+    let wake = wake_of(env, a.argv[3])?;
     match Cache::new(config) {
-        Ok(cache) => raw::tagged(env, Kind::Cache, Handle { cache, size_of }),
+        Ok(cache) => raw::tagged(env, Kind::Cache, Handle { cache, size_of, wake }),
         Err(e) => Err(errors::throw(env, &e)),
     }
 });
@@ -111,6 +114,7 @@ js_fn!(namespace, 2, |a| {
             Handle {
                 cache: ns,
                 size_of: h.size_of.clone(),
+                wake: h.wake,
             },
         ),
         Err(e) => Err(errors::throw(a.env, &e)),
@@ -159,7 +163,7 @@ lookup, 4, |a| {
     match h.cache.lookup(key, max_age) {
         Ok(Lookup::Hit(v)) => to_js(env, &v),
         Ok(Lookup::Absent) => Ok(raw::undefined(env)),
-        Ok(Lookup::Pending(op)) => pending_load(env, op, h.size_of.clone(), None, a.argv[3]),
+        Ok(Lookup::Pending(op)) => pending_load(env, h.wake, op, h.size_of.clone(), None, a.argv[3]),
         Err(e) => Err(errors::throw(env, &e)),
     }
 });
@@ -205,7 +209,7 @@ load, 6, |a| {
     match h.cache.load(key, &opts) {
         Ok(Lookup::Hit(v)) => to_js(env, &v),
         Ok(Lookup::Absent) => Ok(raw::undefined(env)),
-        Ok(Lookup::Pending(op)) => pending_load(env, op, h.size_of.clone(), ttl_fn, a.argv[5]),
+        Ok(Lookup::Pending(op)) => pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, a.argv[5]),
         Err(e) => Err(errors::throw(env, &e)),
     }
 });
@@ -231,7 +235,7 @@ set, 5, |a| {
             flightcache::parse_ttl("ttl", t).map_err(|e| errors::throw(env, &e))?;
         }
         let op = h.cache.del(key);
-        return answer_or_pending(env, op, None, None, a.argv[4]).map(|r| {
+        return answer_or_pending(env, h.wake, op, None, None, a.argv[4]).map(|r| {
             if r == a.argv[4] { r } else { raw::boolean(env, false) }
         });
     }
@@ -241,7 +245,7 @@ set, 5, |a| {
         ttl_of: ttl_fn.as_ref().map(|f| f.get(env)).transpose()?,
     };
     match h.cache.set_with(key, v, ttl, &mut host) {
-        Ok(op) => answer_or_pending(env, op, None, None, a.argv[4]),
+        Ok(op) => answer_or_pending(env, h.wake, op, None, None, a.argv[4]),
         Err(e) => Err(errors::throw(env, &e)),
     }
 });
@@ -255,7 +259,7 @@ macro_rules! keyed_op {
             let $key = raw::read_str($env, $a.argv[1], &mut buf, "key")?;
             let out = $a.argv[3];
             let op = $make;
-            answer_or_pending($env, op, None, None, out)
+            answer_or_pending($env, $h.wake, op, None, None, out)
         });
     };
 }
@@ -305,7 +309,7 @@ macro_rules! cache_op {
             let env = a.env;
             let $h = handle(env, a.argv[0])?;
             let op = $make;
-            answer_or_pending(env, op, None, None, a.argv[1])
+            answer_or_pending(env, $h.wake, op, None, None, a.argv[1])
         });
     };
 }

@@ -11,7 +11,7 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{Wake as WakeTrait, Waker};
 use std::time::Instant;
 
 use flightcache::{Answer, Op, Step};
@@ -27,17 +27,20 @@ use crate::value::{self, JsRef, Val};
 pub struct OpCell {
     op: RefCell<Option<Op<Val>>>,
     id: u64,
+    wake: Tsfn,
     size_of: Option<std::rc::Rc<JsRef>>,
     ttl_of: Option<JsRef>,
 }
 
 static NEXT_OP: AtomicU64 = AtomicU64::new(1);
 
-thread_local! {
-    /// This JS thread's thread-safe function, made by `init`.
-    static TSFN: Cell<napi_threadsafe_function> = const { Cell::new(ptr::null_mut()) };
-    /// Parked operations: the thread-safe function keeps the process alive while any is.
-    static PARKED: Cell<u32> = const { Cell::new(0) };
+/// What `init` makes for one copy of `index.js`: the thread-safe function that calls its
+/// wake handler, and how many of its operations are parked (while any is, the function
+/// keeps the process alive). Each copy of the package in a thread has its own, so that a
+/// wake-up always reaches the copy that parked.
+pub struct Wake {
+    tsfn: Tsfn,
+    parked: Cell<u32>,
 }
 
 struct NodeWake {
@@ -46,14 +49,14 @@ struct NodeWake {
 }
 
 #[derive(Clone, Copy)]
-struct Tsfn(napi_threadsafe_function);
+pub struct Tsfn(napi_threadsafe_function);
 
 // SAFETY: a thread-safe function may be called from any thread: that is what Node-API
 // makes it for. Nothing else of the JS thread is reached through it.
 unsafe impl Send for Tsfn {}
 unsafe impl Sync for Tsfn {}
 
-impl Wake for NodeWake {
+impl WakeTrait for NodeWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
@@ -90,13 +93,18 @@ unsafe extern "C" fn call_js(
     let _ = raw::call(env, js_cb, &[raw::number(env, id as f64)]);
 }
 
-fn waker(id: u64) -> Waker {
-    let tsfn = Tsfn(TSFN.with(Cell::get));
+fn waker(tsfn: Tsfn, id: u64) -> Waker {
     Waker::from(Arc::new(NodeWake { tsfn, id }))
 }
 
+/// The thread-safe function of a wake handle.
+pub unsafe fn wake_of(env: napi_env, v: napi_value) -> JsResult<Tsfn> {
+    Ok(raw::handle::<Wake>(env, v, Kind::Wake)?.tsfn)
+}
+
 js_fn!(
-/// init(wake): `wake(opId)` is called on the JS thread when an operation may go on.
+/// init(wake) -> handle: `wake(opId)` is called on the JS thread when an operation of this
+/// copy of the package may go on.
 init, 1, |a| {
     let env = a.env;
     let name = raw::js_string(env, "flightcache wake")?;
@@ -117,27 +125,34 @@ init, 1, |a| {
             &mut tsfn,
         ),
     )?;
-    // Idle, it does not keep the process alive; a parked operation refs it (see `park`).
+    // Idle, it does not keep the process alive; a parked operation refs it (`parked`).
     check(env, sys::napi_unref_threadsafe_function(env, tsfn))?;
-    TSFN.with(|t| t.set(tsfn));
-    Ok(raw::undefined(env))
+    raw::tagged(
+        env,
+        Kind::Wake,
+        Wake {
+            tsfn: Tsfn(tsfn),
+            parked: Cell::new(0),
+        },
+    )
 });
 
 js_fn!(
-/// parked(delta): counts parked operations (+1 when one parks, -1 when it goes on), so
-/// that the process stays alive while an operation waits for a store or another process.
-parked, 1, |a| {
+/// parked(wake, delta): counts parked operations (+1 when one parks, -1 when it goes on),
+/// so that the process stays alive while an operation waits for a store or another
+/// process.
+parked, 2, |a| {
     let env = a.env;
+    let w = raw::handle::<Wake>(env, a.argv[0], Kind::Wake)?;
     let mut d = 0f64;
-    check(env, sys::napi_get_value_double(env, a.argv[0], &mut d))?;
-    let tsfn = TSFN.with(Cell::get);
-    let before = PARKED.with(Cell::get);
+    check(env, sys::napi_get_value_double(env, a.argv[1], &mut d))?;
+    let before = w.parked.get();
     let after = if d > 0.0 { before + 1 } else { before.saturating_sub(1) };
-    PARKED.with(|p| p.set(after));
+    w.parked.set(after);
     if before == 0 && after == 1 {
-        check(env, sys::napi_ref_threadsafe_function(env, tsfn))?;
+        check(env, sys::napi_ref_threadsafe_function(env, w.tsfn.0))?;
     } else if before == 1 && after == 0 {
-        check(env, sys::napi_unref_threadsafe_function(env, tsfn))?;
+        check(env, sys::napi_unref_threadsafe_function(env, w.tsfn.0))?;
     }
     Ok(raw::undefined(env))
 });
@@ -146,6 +161,7 @@ parked, 1, |a| {
 /// once, else `out` with the operation's handle in `out[0]`.
 pub unsafe fn answer_or_pending(
     env: napi_env,
+    wake: Tsfn,
     mut op: Op<Val>,
     size_of: Option<std::rc::Rc<JsRef>>,
     ttl_of: Option<JsRef>,
@@ -153,13 +169,14 @@ pub unsafe fn answer_or_pending(
 ) -> JsResult<napi_value> {
     let mut host = host_for(env, size_of.as_deref(), ttl_of.as_ref())?;
     let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
-    match op.step(&mut host, &waker(id)) {
+    match op.step(&mut host, &waker(wake, id)) {
         Step::Done(Ok(a)) => answer_to_js(env, a),
         Step::Done(Err(e)) => Err(errors::throw(env, &e)),
         _ => {
             let cell = OpCell {
                 op: RefCell::new(Some(op)),
                 id,
+                wake,
                 size_of,
                 ttl_of,
             };
@@ -172,6 +189,7 @@ pub unsafe fn answer_or_pending(
 /// A load the core could not answer at once: a new handle, not yet stepped.
 pub unsafe fn pending_load(
     env: napi_env,
+    wake: Tsfn,
     op: Op<Val>,
     size_of: Option<std::rc::Rc<JsRef>>,
     ttl_of: Option<JsRef>,
@@ -180,6 +198,7 @@ pub unsafe fn pending_load(
     let cell = OpCell {
         op: RefCell::new(Some(op)),
         id: NEXT_OP.fetch_add(1, Ordering::Relaxed),
+        wake,
         size_of,
         ttl_of,
     };
@@ -244,7 +263,7 @@ step, 1, |a| {
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
     let mut op = take(env, cell)?;
     let mut host = host_for(env, cell.size_of.as_deref(), cell.ttl_of.as_ref())?;
-    match op.step(&mut host, &waker(cell.id)) {
+    match op.step(&mut host, &waker(cell.wake, cell.id)) {
         Step::Done(Ok(ans)) => pair(env, DONE, answer_to_js(env, ans)?),
         Step::Done(Err(e)) => pair(env, FAILED, errors::to_js(env, &e)),
         Step::RunLoader => {

@@ -389,6 +389,7 @@ pub enum Kind {
     Cache,
     Clock,
     Op,
+    Wake,
 }
 
 impl Kind {
@@ -398,6 +399,7 @@ impl Kind {
             Kind::Cache => 0x6c1f_4a0e_93d2_57b1,
             Kind::Clock => 0x2b8e_71c4_0d95_a36f,
             Kind::Op => 0x95d0_3e27_b6a1_4cf8,
+            Kind::Wake => 0x4e73_c81d_2f06_9ab5,
         };
         sys::napi_type_tag {
             lower,
@@ -410,6 +412,7 @@ impl Kind {
             Kind::Cache => "a cache handle (call the methods of a Cache object)",
             Kind::Clock => "a clock handle (call the methods of a ManualClock object)",
             Kind::Op => "an operation handle",
+            Kind::Wake => "a wake handle",
         }
     }
 }
@@ -427,6 +430,10 @@ pub unsafe fn tagged<T: 'static>(env: napi_env, kind: Kind, value: T) -> JsResul
 /// TypeError.
 #[inline(always)]
 pub unsafe fn handle<'a, T>(env: napi_env, v: napi_value, kind: Kind) -> JsResult<&'a T> {
+    // Handles are Externals; checking the tag of anything else would throw its own error.
+    if type_of(env, v) != ValueType::napi_external {
+        return Err(bad_handle(env, kind));
+    }
     let tag = kind.tag();
     let mut ok = false;
     let st = sys::napi_check_object_type_tag(env, v, &tag, &mut ok);

@@ -24,10 +24,26 @@ export interface CacheOptions {
   /** A fake clock for tests. */
   clock?: ManualClock
   /**
-   * The size in bytes of a value that is not a string, number, boolean, null or binary data
-   * (those are measured exactly). Default: the library's estimate.
+   * The size in bytes (a whole number >= 0) of a value that is not a string, number,
+   * boolean, null or binary data (those are measured exactly). Default: the core's
+   * estimate, the same in Python and Node.
    */
   sizeOf?: (value: unknown) => number
+  /**
+   * A shared store behind the in-process tier: `'sqlite:///ABSOLUTE/PATH'`,
+   * `'redis://HOST:PORT/DB'`, `'rediss://…'`, or `'memory://NAME'` (caches of this process
+   * opened on one name share it: for tests). `undefined` or `'memory'`: in-process only.
+   */
+  store?: string
+  /** Longest wait for one store command, ms (default 100). */
+  storeTimeout?: number
+  /** How long a loader's lease in the store lasts without renewal, ms (default 5 000). */
+  lease?: number
+  /** Longest time another process's write may go unseen, ms (default 100). */
+  l1Staleness?: number
+  /** Bounds of a SQLite store's file. */
+  storeMaxEntries?: number
+  storeMaxBytes?: number
 }
 
 export interface GetOptions<T> {
@@ -76,6 +92,14 @@ export interface Stats {
   entries: number
   /** Bytes (keys plus values) stored now. */
   bytes: number
+  /** Reads answered by the shared store. */
+  storeHits: number
+  /** Reads the shared store had no fresh entry for. */
+  storeMisses: number
+  /** Store calls that failed, timed out, or were skipped while the store was down. */
+  storeErrors: number
+  /** Calls answered by a load that ran in another process. */
+  remoteLoadsJoined: number
 }
 
 /** A clock for tests: starts at 0 and moves only by `advance`. */
@@ -105,34 +129,42 @@ export class Cache<V = any> {
   /** Removes the key (Promise of whether it had a live value). */
   del(key: string): Promise<boolean>
 
-  /** The value, or undefined (counts one hit or one miss). */
+  /** The value in this process, or undefined (counts one hit or one miss). */
   getSync(key: string): V | undefined
-  /** Stores the value; false when nothing is stored (ttl 0, over a size limit). `undefined` deletes. */
+  /**
+   * Stores the value; false when nothing is stored (ttl 0, over a size limit). `undefined`
+   * deletes. With a store, the store is written in the background.
+   */
   setSync(key: string, value: V | undefined, options?: SetOptions<V>): boolean
-  /** Removes the key; whether it had a live value. */
+  /** Removes the key; whether it had a live value in this process. */
   delSync(key: string): boolean
-  /** Whether the key has a live value (counts neither a hit nor a miss). */
+  /** Whether the key has a live value in this process (counts neither a hit nor a miss). */
   has(key: string): boolean
 
-  /** Sets a new TTL (ms) on a live key; 0 removes it. Whether the key was live. */
-  expire(key: string, ttl: number): boolean
-  /** Milliseconds until the key expires (Infinity if never), or undefined when absent. */
-  remainingTtl(key: string): number | undefined
-  /** Adds `by` (default 1) to the integer at `key` atomically; a missing key starts at 0. */
-  incr(key: string, by?: number): number
-  /** The live keys (a namespace lists its own keys, without its prefix). */
-  keys(): string[]
+  /** Sets a new TTL (ms) on a live key; 0 removes it. Promise of whether the key was live. */
+  expire(key: string, ttl: number): Promise<boolean>
+  /** Promise of the milliseconds until the key expires (Infinity if never), or undefined. */
+  remainingTtl(key: string): Promise<number | undefined>
+  /**
+   * Adds `by` (default 1) to the integer at `key` atomically; a missing key starts at 0.
+   * Promise of the new value: a number, or a BigInt beyond ±(2^53 - 1).
+   */
+  incr(key: string, by?: number | bigint): Promise<number | bigint>
+  /** Promise of the live keys (a namespace lists its own keys, without its prefix). */
+  keys(): Promise<string[]>
   /** Removes every key (a namespace removes only its own). */
-  clear(): void
-  /** True when the cache answers. */
-  ping(): boolean
-  /** Entries stored now. */
+  clear(): Promise<void>
+  /** Promise of true when the cache and its store answer. */
+  ping(): Promise<boolean>
+  /** Entries in this process's tier now. */
   readonly size: number
+  /** The last error the store gave, or undefined. */
+  readonly storeError: string | undefined
   /** A view with the whole API whose keys are stored under `name`. */
   namespace(name: string): Cache<V>
   /** Counters since the cache was made. */
   stats(): Stats
-  /** Removes every expired entry now; returns how many (a timer also does it every second). */
+  /** Removes every expired entry of this process now; returns how many (a timer also does it every second). */
   purgeExpired(): number
 
   /** Memoizes `fn`: calls with the same arguments share one entry and one load. */
@@ -148,8 +180,6 @@ export const errorCodes: {
   readonly INVALID_ARGUMENT: 'ERR_FLIGHTCACHE_INVALID_ARGUMENT'
   readonly TIMEOUT: 'ERR_FLIGHTCACHE_TIMEOUT'
   readonly REENTRANT: 'ERR_FLIGHTCACHE_REENTRANT'
+  readonly LOADER_FAILED: 'ERR_FLIGHTCACHE_LOADER_FAILED'
   readonly LOADER_ABORTED: 'ERR_FLIGHTCACHE_LOADER_ABORTED'
 }
-
-/** The library's size estimate for values without an exact size. */
-export function estimateSize(value: unknown): number

@@ -143,7 +143,6 @@ function wrongType (message) {
   return e
 }
 
-const PURGE_INTERVAL_MS = 1000
 // Made only by this file: the constructor's way to make a namespace view.
 const VIEW = Symbol('flightcache view')
 
@@ -216,7 +215,7 @@ class Cache {
       const c = ref.deref()
       if (c === undefined) clearInterval(timer)
       else c.purgeExpired()
-    }, PURGE_INTERVAL_MS)
+    }, native.sweepPollMs)
     timer.unref()
   }
 

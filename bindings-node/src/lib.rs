@@ -117,6 +117,12 @@ unsafe fn register(env: napi_env, exports: napi_value) -> JsResult<()> {
         raw::set_named(env, exports, name, f)?;
     }
     raw::set_named(env, exports, "errorCodes", errors::codes(env)?)?;
+    raw::set_named(
+        env,
+        exports,
+        "sweepPollMs",
+        raw::number(env, flightcache::SWEEP_POLL_MS as f64),
+    )?;
     Ok(())
 }
 

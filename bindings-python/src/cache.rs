@@ -32,6 +32,9 @@ pub struct Cache {
     name: Option<String>,
 }
 
+/// Every cache of the process, for the sweeper thread (`flightcache/_sweeper.py`).
+static LIVE: std::sync::Mutex<Vec<flightcache::WeakCache<PyVal>>> = std::sync::Mutex::new(Vec::new());
+
 struct Aio {
     drive: Py<PyAny>,
     blocks_this_thread: Py<PyAny>,
@@ -251,6 +254,12 @@ impl Cache {
         crate::stores::register();
         // Opening a store may do I/O (a file, a connection): not with the interpreter held.
         let inner = py.detach(|| flightcache::Cache::new(config)).py_err(py)?;
+        {
+            let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+            live.retain(|w| !w.is_dead());
+            live.push(inner.downgrade());
+        }
+        py.import("flightcache._sweeper")?.call_method0("start")?;
         Ok(Cache {
             inner,
             shared: Arc::new(Shared { size_of }),
@@ -674,6 +683,18 @@ pub fn _path_key(
 ) -> PyResult<String> {
     let first = first.map(convert::arg).transpose()?;
     flightcache::memo::path_key(name, first.as_ref(), &paths).py_err(py)
+}
+
+/// Reclaims what has expired in every live cache (called by the sweeper thread, which holds
+/// the interpreter: dropped values are dropped on a Python thread).
+#[pyfunction]
+pub fn _purge_all() -> usize {
+    let caches: Vec<_> = {
+        let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|w| !w.is_dead());
+        live.iter().filter_map(|w| w.upgrade()).collect()
+    };
+    caches.iter().map(|c| c.purge_expired()).sum()
 }
 
 /// Forgets the flights of the parent after a `fork()` (registered with

@@ -34,7 +34,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cache::_call_key, m)?)?;
     m.add_function(wrap_pyfunction!(cache::_path_key, m)?)?;
     m.add_function(wrap_pyfunction!(cache::_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(cache::_purge_all, m)?)?;
     m.add("SCALAR_SIZE", flightcache::SCALAR_SIZE)?;
     m.add("DEFAULT_TTL_MS", flightcache::DEFAULT_TTL_MS)?;
+    m.add("SWEEP_POLL_MS", flightcache::SWEEP_POLL_MS)?;
     Ok(())
 }

@@ -211,3 +211,23 @@ def test_an_unreachable_store_url_is_an_error_at_construction() -> None:
         Cache(store="sqlite://relative.db")
     with pytest.raises(TypeError, match="store"):
         Cache(store=42)  # type: ignore[arg-type]
+
+
+def test_expired_entries_are_reclaimed_when_nobody_calls_the_cache() -> None:
+    class Big:
+        pass
+
+    clock = ManualClock()
+    c = Cache(clock=clock)
+    refs = []
+    for i in range(50):
+        o = Big()
+        refs.append(weakref.ref(o))
+        c.set(f"k{i}", o, ttl=10)
+        del o
+    clock.advance(5000)
+    # No call on the cache: the sweeper thread (one per process) reclaims them.
+    deadline = time.monotonic() + 10
+    while any(r() is not None for r in refs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(r() is None for r in refs)

@@ -53,14 +53,14 @@ pub mod stats;
 pub mod store;
 pub mod value;
 
-pub use cache::{Cache, Lookup};
+pub use cache::{Cache, Lookup, WeakCache};
 pub use clock::{Clock, ManualClock};
 pub use error::{Error, ErrorKind, ErrorStatus, LoaderError, RemoteFailure, Result};
 pub use host::{Cacheable, Host, Plain};
 pub use load::driver::{Answer, Op, Served, Source, Status, Step};
 pub use load::flight::{after_fork_in_child, FlightId};
 pub use load::options::{LoadOptions, Ttl};
-pub use memory::expiry::{parse_ttl, DEFAULT_TTL_MS, NEVER};
+pub use memory::expiry::{parse_ttl, DEFAULT_TTL_MS, NEVER, SWEEP_POLL_MS};
 pub use pending::{Parker, Pending};
 pub use settings::Config;
 pub use stats::Stats;

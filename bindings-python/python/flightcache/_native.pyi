@@ -16,8 +16,10 @@ __all__ = [
     "_call_key",
     "_path_key",
     "_after_fork_in_child",
+    "_purge_all",
     "SCALAR_SIZE",
     "DEFAULT_TTL_MS",
+    "SWEEP_POLL_MS",
 ]
 
 _T = TypeVar("_T")
@@ -30,6 +32,7 @@ _Ttl = _Ms | Callable[[Any], _Ms | None] | None
 
 SCALAR_SIZE: Final[int]
 DEFAULT_TTL_MS: Final[int]
+SWEEP_POLL_MS: Final[int]
 
 @final
 class ManualClock:
@@ -234,3 +237,4 @@ class _LoopWaker:
 def _call_key(name: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> str: ...
 def _path_key(name: str, first: object, paths: list[str]) -> str: ...
 def _after_fork_in_child() -> None: ...
+def _purge_all() -> int: ...

@@ -48,6 +48,22 @@ impl<V> Clone for Cache<V> {
     }
 }
 
+/// A handle that does not keep its cache alive ([`Cache::downgrade`]).
+pub struct WeakCache<V>(std::sync::Weak<Inner<V>>);
+
+impl<V> WeakCache<V> {
+    pub fn upgrade(&self) -> Option<Cache<V>> {
+        self.0.upgrade().map(|inner| Cache {
+            inner,
+            prefix: "".into(),
+        })
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.0.strong_count() == 0
+    }
+}
+
 /// What a read found at once, or the operation that will find it.
 pub enum Lookup<V: Clone + 'static> {
     /// A fresh value in the in-process tier.
@@ -131,6 +147,11 @@ impl<V: Clone + 'static> Cache<V> {
     #[inline]
     pub fn now(&self) -> u64 {
         self.inner.settings.clock.now_ms()
+    }
+
+    /// A handle that does not keep the cache alive (a binding's sweeper keeps these).
+    pub fn downgrade(&self) -> WeakCache<V> {
+        WeakCache(Arc::downgrade(&self.inner))
     }
 
     /// Whether a shared store is configured.

@@ -17,6 +17,9 @@ pub const NEVER: u64 = u64::MAX;
 /// The cache's default TTL: 7 days.
 pub const DEFAULT_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 const MIN_SWEEP_INTERVAL_MS: u64 = 1000;
+/// How often a binding asks each cache to reclaim what has expired when nobody calls it
+/// (`purge_expired`); the sweep schedule above decides whether anything is done.
+pub const SWEEP_POLL_MS: u64 = 1000;
 
 /// Reads a TTL given in milliseconds. Fractions of a millisecond are dropped; infinity
 /// means "never expires".

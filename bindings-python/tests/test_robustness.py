@@ -33,8 +33,11 @@ def test_a_thread_loader_raising_stopiteration_does_not_hang_asyncio_waiters() -
     entered.wait(5)
 
     async def wait() -> object:
+        waiting = asyncio.ensure_future(c.aget("k", get_value=lambda: "unused"))
+        await asyncio.sleep(0.05)  # joined the thread's load
+        assert c.stats().misses == 2
         release.set()
-        return await asyncio.wait_for(c.aget("k", get_value=lambda: "unused"), 5)
+        return await asyncio.wait_for(waiting, 5)
 
     # The waiter gets an error, not a hang (a StopIteration cannot cross a coroutine).
     with pytest.raises((StopIteration, RuntimeError)):

@@ -45,7 +45,7 @@ type Outcome = Result<Val, Error>;
 #[derive(Clone, Default)]
 struct RunnerHost {
     /// The cache's `size_of` option (a constant size for lists and objects).
-    size_of: Option<u64>,
+    size_of: Option<f64>,
     /// `{"$ttl_of": "field"}`: the TTL is the value's field.
     ttl_of: Option<String>,
 }
@@ -116,7 +116,7 @@ impl Host<Val> for RunnerHost {
         let mut w = &JsonWalk;
         let node: &Value = &v.0;
         match self.size_of {
-            Some(n) => size::measure(&mut w, &node, Some(&mut |_: &&Value| Ok(n as f64))),
+            Some(n) => size::measure(&mut w, &node, Some(&mut |_: &&Value| Ok(n))),
             None => size::measure(&mut w, &node, None),
         }
     }
@@ -422,7 +422,7 @@ struct Memo {
     paths: Option<Vec<String>>,
     body: Loader,
     asynchronous: bool,
-    size_of: Option<u64>,
+    size_of: Option<f64>,
 }
 
 impl Memo {
@@ -459,7 +459,7 @@ struct Runner {
     groups: HashMap<String, Vec<JoinHandle<Outcome>>>,
     memos: HashMap<String, Arc<Memo>>,
     anonymous: u64,
-    size_of: Option<u64>,
+    size_of: Option<f64>,
     /// Steps limited to other languages ("langs").
     not_here: usize,
 }
@@ -487,6 +487,8 @@ fn config(options: &Value, clock: &ManualClock) -> Result<Config, String> {
     }
     let mut c = Config {
         clock: clock.clone().into(),
+        // As the bindings do: one part, so that the bounds are exact.
+        shards: Some(1),
         ..Config::default()
     };
     if let Some(v) = o.get("max_entries") {
@@ -566,7 +568,7 @@ impl Runner {
             groups: HashMap::new(),
             memos: HashMap::new(),
             anonymous: 0,
-            size_of: options.get("size_of").and_then(Value::as_u64),
+            size_of: options.get("size_of").and_then(Value::as_f64),
             not_here: 0,
         })
     }

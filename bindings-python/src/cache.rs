@@ -33,7 +33,8 @@ pub struct Cache {
 }
 
 /// Every cache of the process, for the sweeper thread (`flightcache/_sweeper.py`).
-static LIVE: std::sync::Mutex<Vec<flightcache::WeakCache<PyVal>>> = std::sync::Mutex::new(Vec::new());
+static LIVE: std::sync::Mutex<Vec<flightcache::WeakCache<PyVal>>> =
+    std::sync::Mutex::new(Vec::new());
 
 struct Aio {
     drive: Py<PyAny>,

@@ -12,7 +12,7 @@ export CARGO_TERM_COLOR := never
 
 demo: rust-demo python-demo node-demo
 
-test: readme-check rust-lint rust-test python-test node-test conformance
+test: readme-check rust-lint rust-test python-test node-test conformance dist-test
 	@echo "make test: all suites passed"
 
 bench: rust-bench python-bench node-bench
@@ -40,3 +40,4 @@ rust-bench:
 include mk/python.mk
 include mk/node.mk
 include mk/conformance.mk
+include mk/dist.mk

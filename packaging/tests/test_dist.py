@@ -385,6 +385,17 @@ def test_npm_package_runs_the_readme_examples_without_rust(
         assert run(["node", example.name], cwd=app, env=env).stdout == reference_js_outputs[example.name], example
 
 
+def test_npm_prebuilt_package_works_when_install_scripts_are_blocked(
+        tmp_path: Path, reference_js_outputs: dict[str, str]) -> None:
+    # npm warns that install scripts are "not yet covered by allowScripts" and may block them:
+    # the prebuilt module is found when the package is loaded, not by the script.
+    env = env_without_rust(tmp_path)
+    app = new_npm_app(tmp_path)
+    run(NPM_INSTALL + ["--offline", "--ignore-scripts", npm_platform(), npm_main()], cwd=app, env=env)
+    shutil.copy(JS_EXAMPLES[0], app)
+    assert run(["node", JS_EXAMPLES[0].name], cwd=app, env=env).stdout == reference_js_outputs[JS_EXAMPLES[0].name]
+
+
 def test_typescript_compiles_the_readme_examples_against_the_installed_types(
         npm_app: tuple[Path, dict[str, str], str]) -> None:
     app, env, _ = npm_app

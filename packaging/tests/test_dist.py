@@ -304,7 +304,7 @@ def npm_package_json(tarball: Path) -> dict[str, Any]:
 def test_npm_pack_dry_run_reports_clean_metadata(which: str, tmp_path: Path) -> None:
     tarball = npm_main() if which == "main" else npm_platform()
     p = run(["npm", "pack", "--dry-run", "--json", tarball], cwd=tmp_path)
-    warnings = [line for line in p.stderr.splitlines() if "warn" in line.lower() or "err" in line.lower()]
+    warnings = [line for line in p.stderr.splitlines() if line.startswith(("npm warn", "npm error", "npm WARN", "npm ERR"))]
     assert not warnings, p.stderr
     [info] = json.loads(p.stdout)
     files = {f["path"] for f in info["files"]}

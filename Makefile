@@ -1,4 +1,5 @@
 # The two commands a user needs: `make demo` and `make test`. `make bench` measures.
+# `make dist` builds the packages users install, into dist/ (mk/dist.mk).
 # Every tool the targets need is installed here, into .venv and node_modules folders.
 
 SHELL := /bin/bash

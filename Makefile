@@ -1,4 +1,5 @@
 # The two commands a user needs: `make demo` and `make test`. `make bench` measures.
+# `make dist` builds the packages users install, into dist/ (mk/dist.mk).
 # Every tool the targets need is installed here, into .venv and node_modules folders.
 
 SHELL := /bin/bash
@@ -12,7 +13,7 @@ export CARGO_TERM_COLOR := never
 
 demo: rust-demo python-demo node-demo
 
-test: readme-check rust-lint rust-test python-test node-test conformance
+test: readme-check rust-lint rust-test python-test node-test conformance dist-test
 	@echo "make test: all suites passed"
 
 bench: rust-bench python-bench node-bench
@@ -40,3 +41,4 @@ rust-bench:
 include mk/python.mk
 include mk/node.mk
 include mk/conformance.mk
+include mk/dist.mk

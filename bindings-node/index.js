@@ -6,25 +6,8 @@
 // (see `drive`), and keeps the native handles in private fields.
 
 const { AsyncLocalStorage } = require('node:async_hooks')
-const path = require('node:path')
-
-const native = loadNative()
-
-function loadNative () {
-  const file = path.join(__dirname, 'flightcache.node')
-  try {
-    return require(file)
-  } catch (e) {
-    const err = new Error(
-      `flightcache: could not load the native module ${file} (${e.message}). ` +
-      `It is built from source when the package is installed; to build it again run ` +
-      `\`npm run build\` in ${__dirname} (needs cargo).`
-    )
-    err.code = 'ERR_FLIGHTCACHE_NOT_BUILT'
-    err.cause = e
-    throw err
-  }
-}
+// The native core: built from source, or the prebuilt package for this platform (native.js).
+const native = require('./native.js').load()
 
 /** Stable `code`s of the errors flightcache makes itself (written once, in the core). */
 const errorCodes = Object.freeze({ ...native.errorCodes })

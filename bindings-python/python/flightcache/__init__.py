@@ -12,6 +12,8 @@ the GIL and maps errors.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flightcache._native import Cache, ManualClock, Stats
 from flightcache.exceptions import (
     FlightcacheError,
@@ -34,4 +36,17 @@ __all__ = [
     "LoaderError",
 ]
 
-__version__ = "0.1.0"
+# The installed distribution's version, which maturin takes from the workspace's Cargo.toml.
+# Read on first use: importlib.metadata costs ~25 ms to import, ten times this package.
+__version__: str
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> str:
+        if name == "__version__":
+            from importlib.metadata import version
+
+            value = version("flightcache")
+            globals()["__version__"] = value
+            return value
+        raise AttributeError(f"module 'flightcache' has no attribute {name!r}")

@@ -27,6 +27,7 @@ mod entry;
 mod error;
 mod expiry;
 mod flight;
+pub mod http;
 pub mod memo;
 mod stats;
 

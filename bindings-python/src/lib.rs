@@ -9,6 +9,7 @@ mod cache;
 mod convert;
 mod errors;
 mod handles;
+mod http;
 mod value;
 
 /// The module declares that it needs the GIL: it is built for the stable ABI (abi3), which
@@ -24,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handles::WaiterHandle>()?;
     m.add_function(wrap_pyfunction!(cache::_call_key, m)?)?;
     m.add_function(wrap_pyfunction!(cache::_path_key, m)?)?;
+    http::register(m)?;
     m.add("SCALAR_SIZE", flightcache::SCALAR_SIZE)?;
     m.add("DEFAULT_TTL_MS", flightcache::DEFAULT_TTL_MS)?;
     Ok(())

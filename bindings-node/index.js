@@ -427,6 +427,16 @@ class Cache {
     return wrapped
   }
 
+  /** The access token `name`, fetched by `fetchToken` once per lifetime (token.js). */
+  token (name, fetchToken, options) {
+    return require('./token').token(this, name, fetchToken, options)
+  }
+
+  /** The global `fetch` through this cache, with the HTTP helper's defaults (http.js). */
+  fetch (input, init) {
+    return require('./http').cacheFetch(this, input, init)
+  }
+
   // The hot calls as functions bound to this cache's handle (no handle argument to check).
   _bind () {
     const [getSync, has] = native.bind(this._h)

@@ -10,6 +10,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod errors;
+mod http;
 mod memo;
 mod raw;
 mod value;
@@ -616,7 +617,7 @@ unsafe fn register(env: napi_env, exports: napi_value) -> JsResult<()> {
         )?;
         raw::set_named(env, exports, name, f)?;
     }
-    Ok(())
+    http::register(env, exports)
 }
 
 #[napi(module_exports)]

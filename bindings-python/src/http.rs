@@ -187,7 +187,7 @@ fn _http_varied<'py>(
 /// Whether a request may take a response recorded with `recorded` (its varied values).
 #[pyfunction]
 fn _http_vary_matches(recorded: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let recorded: Vec<(String, Option<String>)> = recorded.extract().map_err(|_| {
+    let bad = || {
         wrong_type(
             recorded.py(),
             format!(
@@ -195,8 +195,22 @@ fn _http_vary_matches(recorded: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -
                 type_name(recorded)
             ),
         )
-    })?;
-    Ok(key::vary_matches(&recorded, &pairs(headers, "headers")?))
+    };
+    let mut pairs_: Vec<(String, Option<String>)> = Vec::new();
+    for item in recorded.try_iter().map_err(|_| bad())? {
+        let item = item?;
+        let pair: (String, Option<String>) =
+            item.extract()
+                .or_else(|_| match item.extract::<Vec<Option<String>>>() {
+                    Ok(l) if l.len() == 2 => {
+                        let mut l = l.into_iter();
+                        Ok((l.next().flatten().unwrap_or_default(), l.next().flatten()))
+                    }
+                    _ => Err(bad()),
+                })?;
+        pairs_.push(pair);
+    }
+    Ok(key::vary_matches(&pairs_, &pairs(headers, "headers")?))
 }
 
 #[pyfunction]

@@ -34,7 +34,8 @@ class Upstream:
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            # One request per connection: a stopped server then really stops answering.
+            protocol_version = "HTTP/1.0"
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -47,7 +48,9 @@ class Upstream:
                     upstream.seen.append(req)
                 route = upstream.routes.get(parts.path)
                 status, headers, body = route(req) if route else (404, {}, b"no route")
-                self.send_response(status)
+                self.send_response_only(status)
+                if not any(k.lower() == "date" for k in headers):
+                    self.send_header("Date", self.date_time_string())
                 for k, v in headers.items():
                     self.send_header(k, v)
                 if status not in (204, 304):

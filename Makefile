@@ -12,10 +12,10 @@ export CARGO_TERM_COLOR := never
 
 demo: rust-demo python-demo node-demo
 
-test: readme-check rust-lint rust-test python-test node-test conformance
+test: readme-check rust-lint rust-test python-test node-test conformance http-test
 	@echo "make test: all suites passed"
 
-bench: rust-bench python-bench node-bench
+bench: rust-bench python-bench node-bench http-bench
 
 # The README's examples are the files the tests run: fail if the README shows anything else.
 readme-check:
@@ -40,3 +40,4 @@ rust-bench:
 include mk/python.mk
 include mk/node.mk
 include mk/conformance.mk
+include mk/http.mk

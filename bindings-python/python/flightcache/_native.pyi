@@ -249,3 +249,18 @@ def _http_bearer(headers: _Pairs) -> str | None: ...
 def _http_endpoint(url: str) -> tuple[str, str | None]: ...
 def _token_grant(value: dict[str, Any] | str, now_ms: int, skew: float | None = None) -> tuple[str, int, int]: ...
 def _token_skew(skew: float | None) -> int: ...
+
+__all__ += [
+    "_HttpPolicy",
+    "_http_policy",
+    "_http_variant",
+    "_http_varied",
+    "_http_vary_matches",
+    "_http_conditional",
+    "_http_refreshed",
+    "_http_serve_stored_on",
+    "_http_bearer",
+    "_http_endpoint",
+    "_token_grant",
+    "_token_skew",
+]

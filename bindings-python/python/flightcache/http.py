@@ -405,7 +405,7 @@ class CacheAdapter(requests.adapters.HTTPAdapter):
         response.headers = CaseInsensitiveDict(merged)
         response.headers["X-Cache"] = label
         response._content = record["body"]
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]
         response.raw = io.BytesIO(record["body"])
         response.encoding = requests.utils.get_encoding_from_headers(response.headers)
         response.url = url

@@ -114,8 +114,9 @@ class Flight {
     this.keep = () => this.ttl
   }
 
-  /** The stored response this request may be answered with at once (a HIT), if any. */
-  async lookup () {
+  /** The stored response this request may be answered with at once (a HIT), if any; a
+   * Promise of it only when the request bounds its age (`max-age=N`). */
+  lookup () {
     let entry = this.view.getSync(this.base)
     if (entry !== undefined && entry.status === undefined) {
       // A marker: the responses here vary on request headers.
@@ -196,7 +197,8 @@ async function cachedRequest (helper, method, url, headers, send) {
   for (let attempt = 0; attempt < 2; attempt++) {
     const f = helper.plan(method, url, headers)
     if (f === null) return null
-    const hit = await f.lookup()
+    let hit = f.lookup()
+    if (hit instanceof Promise) hit = await hit
     if (hit !== undefined) return [hit, 'HIT']
     const getValue = async () => {
       const cond = f.conditional()
@@ -327,10 +329,19 @@ function axiosHeadersObject (pairs, label) {
   return out
 }
 
+// A record's body as text, made once per record: every hit on it would decode it again.
+const texts = new WeakMap()
+
 /** The data axios's adapter would have given for this body: text unless bytes were asked for. */
 function axiosData (body, config) {
   if (config.responseType === 'arraybuffer') return body
-  return body.toString(config.responseEncoding || 'utf8')
+  if (config.responseEncoding && config.responseEncoding !== 'utf8') return body.toString(config.responseEncoding)
+  let t = texts.get(body)
+  if (t === undefined) {
+    t = body.toString('utf8')
+    texts.set(body, t)
+  }
+  return t
 }
 
 function axiosError (response) {
@@ -372,6 +383,21 @@ function axiosTransformed (record, label, config, capture) {
   return response
 }
 
+const ABSOLUTE = /^[a-z][a-z\d+\-.]*:\/\//i
+
+/** The request's full URL. `axios.getUri` merges the whole config again (a third of a hit's
+ * time), so it is only asked when there are params to serialise. */
+function axiosUrl (axios, config) {
+  const params = config.params
+  if (params !== undefined && params !== null && !(typeof params === 'object' && Object.keys(params).length === 0)) {
+    return axios.getUri(config)
+  }
+  const url = config.url || ''
+  const base = config.baseURL
+  if (!base || (ABSOLUTE.test(url) && config.allowAbsoluteUrls !== false)) return url
+  return url ? base.replace(/\/+$/, '') + '/' + url.replace(/^\/+/, '') : base
+}
+
 /** Installs flightcache as a request/response interceptor pair on an axios instance. */
 function attachAxios (axios, cache, options) {
   if (axios === null || (typeof axios !== 'object' && typeof axios !== 'function') ||
@@ -383,13 +409,14 @@ function attachAxios (axios, cache, options) {
   const onRequest = async (config) => {
     const method = (config.method || 'get').toUpperCase()
     const headers = axiosHeaderPairs(config.headers)
-    const url = axios.getUri(config)
+    const url = axiosUrl(axios, config)
     const f = config.responseType === 'stream' ? null : helper.plan(method, url, headers)
     if (f === null) {
       config[STATE] = { bypass: true, headers }
       return config
     }
-    const hit = await f.lookup()
+    let hit = f.lookup()
+    if (hit instanceof Promise) hit = await hit
     if (hit !== undefined) {
       config.adapter = async (cfg) => axiosSettle(hit, 'HIT', cfg)
       return config

@@ -61,7 +61,11 @@ class Upstream:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        # 100 clients may connect at once: more than the default backlog of 5.
+        self.server.request_queue_size = 256
+        self.server.server_bind()
+        self.server.server_activate()
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

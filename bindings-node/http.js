@@ -432,7 +432,10 @@ function attachAxios (axios, cache, options) {
       maxAge: f.maxAge
     })
     // index.js runs a leading caller's getValue within get(): `lead` is known here.
-    if (!lead) {
+    if (lead) {
+      // The leader's own answer comes through axios; only joiners read `loaded`.
+      loaded.catch(() => {})
+    } else {
       config.adapter = async (cfg) => {
         const record = await loaded
         const label = f.joined(record)

@@ -41,10 +41,7 @@ fn hms(t: &str) -> Option<(u32, u32, u32)> {
 /// An HTTP-date in any of its three forms, as epoch ms; `None` when it is not one (a
 /// recipient then treats an `Expires` as already past).
 pub fn parse_http_date(s: &str) -> Option<i64> {
-    let parts: Vec<&str> = s
-        .split([' ', ',', '-'])
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts: Vec<&str> = s.split([' ', ',', '-']).filter(|p| !p.is_empty()).collect();
     let month = |p: &str| {
         MONTHS
             .iter()

@@ -319,6 +319,23 @@ describe('flightcache/http', () => {
     await assert.rejects(ax.get(up.url(q)), (e) => e.isAxiosError && e.response.status === 404 && e.response.headers['x-cache'] === 'MISS')
   })
 
+  it('a request no server answers fails as without the cache, for every caller', async () => {
+    const closed = await new Upstream().start()
+    const url = closed.url('/nothing')
+    await closed.stop()
+    const cache = new Cache()
+    const ax = axios.create()
+    attachAxios(ax, cache)
+    const f = wrapFetch(fetch, cache)
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 5 }, () => ax.get(url)),
+      ...Array.from({ length: 5 }, () => f(url + '?fetch'))
+    ])
+    assert.deepEqual(results.map((r) => r.status), Array(10).fill('rejected'))
+    assert.ok(results.slice(0, 5).every((r) => r.reason.code === 'ECONNREFUSED'), results[0].reason.code)
+    assert.equal(cache.namespace('http').keys().length, 0)
+  })
+
   it('a stored response is plain data, under the same key as in Python', async () => {
     const p = fresh()
     up.route(p, ok('{"a":1}', { etag: '"p"' }))

@@ -13,10 +13,10 @@ export CARGO_TERM_COLOR := never
 
 demo: rust-demo python-demo node-demo
 
-test: readme-check rust-lint rust-test python-test node-test conformance dist-test
+test: readme-check rust-lint rust-test python-test node-test conformance dist-test http-test
 	@echo "make test: all suites passed"
 
-bench: rust-bench python-bench node-bench
+bench: rust-bench python-bench node-bench http-bench
 
 # The README's examples are the files the tests run: fail if the README shows anything else.
 readme-check:
@@ -42,3 +42,4 @@ include mk/python.mk
 include mk/node.mk
 include mk/conformance.mk
 include mk/dist.mk
+include mk/http.mk

@@ -172,6 +172,29 @@ export class Cache<V = any> {
     fn: (...args: A) => R | PromiseLike<R>,
     options?: WrapOptions<A>
   ): (...args: A) => Promise<R>
+
+  /**
+   * The access token `name`: `fetchToken` runs once per lifetime (single-flight) and returns
+   * an OAuth token response (`access_token` with `expires_in` seconds or `expires_at`) or a
+   * JWT (its `exp` gives the lifetime). Kept for its lifetime less `skew` ms (default 30 000).
+   */
+  token(
+    name: string,
+    fetchToken: () => TokenResponse | string | PromiseLike<TokenResponse | string>,
+    options?: { skew?: number }
+  ): Promise<string>
+  /** The global `fetch` through this cache (`flightcache/http`'s `wrapFetch`, default options). */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>
+}
+
+/** What a token endpoint answers (RFC 6749 §5.1); `token` is accepted for `access_token`. */
+export interface TokenResponse {
+  access_token?: string
+  token?: string
+  expires_in?: number | string
+  /** Epoch seconds (or ms), or an RFC 3339 time. */
+  expires_at?: number | string
+  [field: string]: unknown
 }
 
 /** Stable `code`s of flightcache's own errors. Loader rejections pass through unchanged. */

@@ -432,6 +432,17 @@ class Cache {
     Object.defineProperty(wrapped, 'name', { value: fn.name })
     return wrapped
   }
+
+  /** The access token `name`, fetched by `fetchToken` once per lifetime (token.js). */
+  token (name, fetchToken, options) {
+    return require('./token').token(this, name, fetchToken, options)
+  }
+
+  /** The global `fetch` through this cache, with the HTTP helper's defaults (http.js). */
+  fetch (input, init) {
+    return require('./http').cacheFetch(this, input, init)
+  }
+
 }
 
 module.exports = { Cache, ManualClock, errorCodes }

@@ -13,6 +13,7 @@ mod cache;
 mod clock;
 mod errors;
 mod host;
+mod http;
 mod memo;
 mod op;
 mod raw;
@@ -123,7 +124,7 @@ unsafe fn register(env: napi_env, exports: napi_value) -> JsResult<()> {
         "sweepPollMs",
         raw::number(env, flightcache::SWEEP_POLL_MS as f64),
     )?;
-    Ok(())
+    http::register(env, exports)
 }
 
 #[napi(module_exports)]

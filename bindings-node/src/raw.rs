@@ -390,6 +390,7 @@ pub enum Kind {
     Clock,
     Op,
     Wake,
+    HttpPolicy,
 }
 
 impl Kind {
@@ -400,6 +401,7 @@ impl Kind {
             Kind::Clock => 0x2b8e_71c4_0d95_a36f,
             Kind::Op => 0x95d0_3e27_b6a1_4cf8,
             Kind::Wake => 0x4e73_c81d_2f06_9ab5,
+            Kind::HttpPolicy => 0x13a9_5be2_c740_6d8f,
         };
         sys::napi_type_tag {
             lower,
@@ -413,6 +415,7 @@ impl Kind {
             Kind::Clock => "a clock handle (call the methods of a ManualClock object)",
             Kind::Op => "an operation handle",
             Kind::Wake => "a wake handle",
+            Kind::HttpPolicy => "an HTTP policy handle",
         }
     }
 }

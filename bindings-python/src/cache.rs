@@ -599,6 +599,26 @@ impl Cache {
         Ok(aio(py).memoize.bind(py).call1((slf, ttl, key))?.unbind())
     }
 
+    /// The access token `name`: `fetch_token` runs once per lifetime (see flightcache._token).
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, name, fetch_token, *, skew=30000)")]
+    fn token<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::http::call_token_helper(slf.as_any(), "token", args, kwargs)
+    }
+
+    /// `cache.token` for asyncio: `fetch_token` may be an async function.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, name, fetch_token, *, skew=30000)")]
+    fn atoken<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::http::call_token_helper(slf.as_any(), "atoken", args, kwargs)
+    }
+
     fn __repr__(&self) -> String {
         match &self.name {
             Some(n) => format!(

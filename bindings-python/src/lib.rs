@@ -13,6 +13,7 @@ mod clock;
 mod convert;
 mod errors;
 mod host;
+mod http;
 mod op;
 mod ready;
 mod stats;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cache::_path_key, m)?)?;
     m.add_function(wrap_pyfunction!(cache::_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(cache::_purge_all, m)?)?;
+    http::register(m)?;
     m.add("SCALAR_SIZE", flightcache::SCALAR_SIZE)?;
     m.add("DEFAULT_TTL_MS", flightcache::DEFAULT_TTL_MS)?;
     m.add("SWEEP_POLL_MS", flightcache::SWEEP_POLL_MS)?;

@@ -44,6 +44,7 @@ pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod host;
+pub mod http;
 pub mod load;
 pub mod memo;
 mod memory;

@@ -204,6 +204,16 @@ class Cache:
     def memoize(
         self, ttl: _Ttl = None, key: Callable[..., object] | list[str] | tuple[str, ...] | None = None
     ) -> Callable[[Callable[..., _T]], Callable[..., _T]]: ...
+    def token(
+        self, name: str, fetch_token: Callable[[], dict[str, Any] | str], *, skew: float = 30000
+    ) -> str: ...
+    def atoken(
+        self,
+        name: str,
+        fetch_token: Callable[[], dict[str, Any] | str | Awaitable[dict[str, Any] | str]],
+        *,
+        skew: float = 30000,
+    ) -> Awaitable[str]: ...
 
 @final
 class _Ready:
@@ -238,3 +248,51 @@ def _call_key(name: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = 
 def _path_key(name: str, first: object, paths: list[str]) -> str: ...
 def _after_fork_in_child() -> None: ...
 def _purge_all() -> int: ...
+
+# The core's HTTP and token rules (flightcache::http), for flightcache.http and _token.
+_Pairs = list[tuple[str, str]]
+
+@final
+class _HttpPolicy:
+    def request(
+        self, method: str, url: str, headers: _Pairs
+    ) -> str | tuple[str, str, str, int | None]: ...
+    def response(
+        self, method: str, status: int, headers: _Pairs, body_len: int, now_ms: int
+    ) -> tuple[int, list[str] | None, _Pairs, str]: ...
+    @property
+    def max_value_bytes(self) -> int: ...
+
+def _http_policy(
+    ttl: float | None = None,
+    max_ttl: float | None = None,
+    respect_cache_control: bool | None = None,
+    max_key_bytes: int | None = None,
+    max_value_bytes: int | None = None,
+    key_params: list[str] | None = None,
+) -> _HttpPolicy: ...
+def _http_variant(base: str, names: list[str], headers: _Pairs) -> str: ...
+def _http_varied(names: list[str], headers: _Pairs) -> list[list[str | None]]: ...
+def _http_vary_matches(recorded: list[Any], headers: _Pairs) -> bool: ...
+def _http_conditional(stored: Any) -> _Pairs: ...
+def _http_refreshed(stored: Any, not_modified: _Pairs) -> _Pairs: ...
+def _http_serve_stored_on(status: int | None = None) -> bool: ...
+def _http_bearer(headers: _Pairs) -> str | None: ...
+def _http_endpoint(url: str) -> tuple[str, str | None]: ...
+def _token_grant(value: dict[str, Any] | str, now_ms: int, skew: float | None = None) -> tuple[str, int, int]: ...
+def _token_skew(skew: float | None) -> int: ...
+
+__all__ += [
+    "_HttpPolicy",
+    "_http_policy",
+    "_http_variant",
+    "_http_varied",
+    "_http_vary_matches",
+    "_http_conditional",
+    "_http_refreshed",
+    "_http_serve_stored_on",
+    "_http_bearer",
+    "_http_endpoint",
+    "_token_grant",
+    "_token_skew",
+]

@@ -76,6 +76,9 @@ pub const DEFAULT_L1_STALENESS_MS: u64 = 100;
 #[derive(Clone, Debug)]
 pub struct StoreSettings {
     pub url: StoreUrl,
+    /// The cache's clock: a store reclaims expired entries by the cache's time (a
+    /// `ManualClock` in tests), never by its own.
+    pub clock: Clock,
     pub timeout: Duration,
     pub lease_ms: u64,
     pub l1_staleness_ms: u64,
@@ -116,6 +119,7 @@ impl Settings {
             StoreUrl::InProcess => None,
             url => Some(StoreSettings {
                 url,
+                clock: c.clock.clone(),
                 timeout: Duration::from_millis(positive(
                     "store_timeout",
                     ms("store_timeout", c.store_timeout, DEFAULT_STORE_TIMEOUT_MS)?,

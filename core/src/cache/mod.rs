@@ -345,27 +345,22 @@ impl<V: Clone + 'static> Cache<V> {
         let (Some(_), Some(body)) = (&self.inner.tier, encoded) else {
             return Ok(Op::answered(self, Answer::Bool(stored)));
         };
-        let too_large = self
-            .inner
-            .memory
-            .bounds
-            .max_value_bytes
-            .is_some_and(|m| body.len() as u64 > m)
-            || self
-                .inner
-                .memory
-                .bounds
-                .max_key_bytes
-                .is_some_and(|m| full.len() as u64 > m);
-        if ttl == 0 || too_large {
-            if too_large && ttl > 0 && stored {
-                self.inner.memory.counters.rejected();
-            }
-            // Nothing is kept, and the previous value must not survive in the store either.
-            return Ok(Op::store_delete(self, &full, Answer::Bool(false)));
+        if ttl == 0 || self.over_entry_limits(&full, size) {
+            // Nothing is kept (the in-process tier counted it as rejected), and the previous
+            // value must not survive in the store either.
+            return Ok(Op::store_delete(self, &full, None));
         }
         let env = self.envelope(body, ttl, 0);
-        Ok(Op::store_set(self, &full, env, stored))
+        let _ = stored;
+        Ok(Op::store_set(self, &full, env))
+    }
+
+    /// Whether an entry is over `max_key_bytes` / `max_value_bytes`. One measure for both
+    /// tiers, the size rule's: a limit means the same in memory and in the store.
+    pub(crate) fn over_entry_limits(&self, full: &str, size: u64) -> bool {
+        let b = &self.inner.memory.bounds;
+        b.max_key_bytes.is_some_and(|m| full.len() as u64 > m)
+            || b.max_value_bytes.is_some_and(|m| size > m)
     }
 
     /// An envelope for a value written now with `ttl` (ms).
@@ -406,7 +401,7 @@ impl<V: Clone + 'static> Cache<V> {
         let live = removed.as_ref().is_some_and(|e| e.live(now));
         drop(removed);
         if self.inner.tier.is_some() {
-            return Op::store_delete(self, &full, Answer::Bool(live));
+            return Op::store_delete(self, &full, Some(live));
         }
         Op::answered(self, Answer::Bool(live))
     }
@@ -456,14 +451,12 @@ impl<V: Clone + 'static> Cache<V> {
     pub fn incr(&self, key: &str, by: i64, host: &mut dyn Host<V>) -> Result<Op<V>> {
         let full = self.full_key(key);
         if self.inner.tier.is_some() {
-            // The store holds the count: this process's copy is dropped, not updated.
-            let now = self.now();
+            // The store holds the count; this process's copy is replaced when it answers (a
+            // failed incr leaves it as it was).
             let mut map = self.inner.flights.lock(&full);
             flight::supersede(&mut map, &full);
             self.inner.memory.invalidations.bump(&full);
-            let old = self.inner.memory.remove(&map, &full, now);
             drop(map);
-            drop(old);
             return Ok(Op::incr(self, &full, by));
         }
         self.incr_local(&full, by, host)

@@ -154,7 +154,13 @@ type Get = Pending<StoreResult<Option<Vec<u8>>>>;
 /// A store command's answer, made on the store runtime: plain data, no host value.
 enum Reply {
     Bool(bool),
-    Int(i64),
+    /// `incr`'s count, with what this process needs to keep a copy of it: the entry's
+    /// deadline and the key's generation before the store was asked.
+    Counted {
+        n: i64,
+        fresh_until: u64,
+        generation: u64,
+    },
     Ms(Option<f64>),
     Keys(Vec<String>),
     Done,
@@ -318,32 +324,34 @@ impl<V: Clone + 'static> Op<V> {
         Op::with(cache, full, State::Command { pending, fallback })
     }
 
-    pub(crate) fn store_set(
-        cache: &Cache<V>,
-        full: &str,
-        env: Envelope,
-        stored_here: bool,
-    ) -> Op<V> {
+    /// Writes a `set` to the store: the answer is whether the store took it (the
+    /// in-process tier may not hold an entry larger than its own bounds; the store does).
+    pub(crate) fn store_set(cache: &Cache<V>, full: &str, env: Envelope) -> Op<V> {
         let reclaim = reclaim_at(&env);
         let bytes = env.encode();
         Op::command(cache, full, Fallback::Bool(false), move |s, key| {
             Box::pin(async move {
                 s.set(&key, bytes, reclaim).await?;
-                Ok(Reply::Bool(stored_here))
+                Ok(Reply::Bool(true))
             })
         })
     }
 
-    pub(crate) fn store_delete(cache: &Cache<V>, full: &str, answer: Answer<V>) -> Op<V> {
-        let (fallback, fixed) = match answer {
-            Answer::Bool(b) => (Fallback::OrBool(b), None),
-            _ => (Fallback::Bool(false), Some(false)),
+    /// Removes the key from the store. `local`: whether this process's copy was live (a
+    /// `del`: the answer is whether either tier had it); `None`: a write that keeps nothing
+    /// (answers false).
+    pub(crate) fn store_delete(cache: &Cache<V>, full: &str, local: Option<bool>) -> Op<V> {
+        let (fallback, fixed) = match local {
+            Some(b) => (Fallback::OrBool(b), None),
+            None => (Fallback::Bool(false), Some(false)),
         };
         let local = matches!(fallback, Fallback::OrBool(true));
+        let clock = cache.clock().clone();
         Op::command(cache, full, fallback, move |s, key| {
             Box::pin(async move {
                 let had = s.delete(&key).await?;
-                Ok(Reply::Bool(fixed.unwrap_or(had || local)))
+                let live = had.is_some_and(|fresh_until| fresh_until > clock.epoch_ms());
+                Ok(Reply::Bool(fixed.unwrap_or(live || local)))
             })
         })
     }
@@ -484,6 +492,7 @@ impl<V: Clone + 'static> Op<V> {
         let clock = cache.clock().clone();
         let default_ttl = cache.inner.memory.expiry.resolve(None).unwrap_or(NEVER);
         let user_key = cache.user_key(full).to_string();
+        let generation = cache.inner.memory.invalidations.generation(full);
         Op::command(cache, full, Fallback::LocalIncr(by), move |s, key| {
             Box::pin(async move {
                 loop {
@@ -528,8 +537,13 @@ impl<V: Clone + 'static> Op<V> {
                         }
                     };
                     let reclaim = reclaim_at(&env);
+                    let fresh_until = env.fresh_until;
                     if s.compare_and_set(&key, old, env.encode(), reclaim).await? {
-                        return Ok(Reply::Int(n));
+                        return Ok(Reply::Counted {
+                            n,
+                            fresh_until,
+                            generation,
+                        });
                     }
                 }
             })
@@ -751,7 +765,26 @@ impl<V: Clone + 'static> Op<V> {
     ) -> Result<Answer<V>> {
         match r {
             Ok(Reply::Bool(b)) => Ok(Answer::Bool(b)),
-            Ok(Reply::Int(n)) => Ok(Answer::Int(n)),
+            Ok(Reply::Counted {
+                n,
+                fresh_until,
+                generation,
+            }) => {
+                // This process keeps a copy of the count, as it would of any write of its own.
+                if let Ok(v) = host.integer(n) {
+                    if let Ok(size) = host.size_of(&v) {
+                        let now = self.cache.now();
+                        let epoch = self.cache.clock().epoch_ms();
+                        let deadline = match fresh_until {
+                            u64::MAX => NEVER,
+                            f => now.saturating_add(f.saturating_sub(epoch)),
+                        };
+                        self.cache
+                            .fill(&self.full, None, Some(generation), v, size, deadline, now);
+                    }
+                }
+                Ok(Answer::Int(n))
+            }
             Ok(Reply::Ms(m)) => Ok(Answer::Ms(m)),
             Ok(Reply::Keys(k)) => Ok(Answer::Keys(k)),
             Ok(Reply::Done) => Ok(Answer::Done),
@@ -1351,13 +1384,7 @@ impl<V: Clone + 'static> Op<V> {
             }
         };
         let load_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
-        let too_large = self
-            .cache
-            .inner
-            .memory
-            .bounds
-            .max_value_bytes
-            .is_some_and(|m| body.len() as u64 > m);
+        let too_large = self.cache.over_entry_limits(&self.full, size);
         let mut env = self.cache.envelope(body, ttl, load_ms);
         if ttl == 0 || too_large {
             // Not kept, but the waiters of other processes still get it.

@@ -145,12 +145,14 @@ impl Store for MemoryStore {
         }))
     }
 
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<u64>>> {
         ready(self.with(|s| {
-            let had = s.entries.remove(key).is_some();
+            let had = s.entries.remove(key);
             s.leases.remove(key);
             self.announce(s, key);
-            had
+            had.and_then(|b| crate::value::envelope::Header::read(&b))
+                .filter(|h| h.is_value())
+                .map(|h| h.fresh_until)
         }))
     }
 
@@ -283,6 +285,16 @@ impl Store for MemoryStore {
                 .collect();
             for k in &keys {
                 s.entries.remove(k);
+                self.announce(s, k);
+            }
+            // Loads in flight under the prefix must not write their results afterwards.
+            let leased: Vec<String> = s
+                .leases
+                .keys()
+                .filter(|k| k.starts_with(prefix))
+                .cloned()
+                .collect();
+            for k in &leased {
                 s.leases.remove(k);
                 self.announce(s, k);
             }

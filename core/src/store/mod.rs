@@ -104,8 +104,9 @@ pub trait Store: Send + Sync + 'static {
         reclaim_at: Option<u64>,
     ) -> BoxFuture<'a, StoreResult<()>>;
 
-    /// Removes the key; returns whether it held an entry.
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Removes the key; returns the `fresh_until` (epoch ms) of the value it held, if it held
+    /// one (the cache decides, on its own clock, whether it was live).
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<u64>>>;
 
     /// Writes `new` only if the key holds exactly `expected` (`None`: nothing); returns
     /// whether it wrote.

@@ -86,6 +86,37 @@ impl From<CodecError> for EnvelopeError {
     }
 }
 
+/// The fixed header of an envelope, read without decoding its body (what a store needs to
+/// index an entry: its kind and deadlines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// 0 a value, 1 a loader failure, 2 a hand-off (see [`Body`]).
+    pub kind: u8,
+    pub created: u64,
+    pub fresh_until: u64,
+    pub stale_until: u64,
+}
+
+impl Header {
+    /// The header of `bytes`, if they start like an envelope of this version.
+    pub fn read(bytes: &[u8]) -> Option<Header> {
+        if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC || bytes[2] != VERSION {
+            return None;
+        }
+        let u64_at = |i: usize| u64::from_be_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        Some(Header {
+            kind: bytes[3],
+            created: u64_at(4),
+            fresh_until: u64_at(12),
+            stale_until: u64_at(20),
+        })
+    }
+
+    pub fn is_value(&self) -> bool {
+        self.kind == BODY_VALUE
+    }
+}
+
 impl Envelope {
     pub fn encode(&self) -> Vec<u8> {
         let body_len = match &self.body {

@@ -261,8 +261,7 @@ class Cache {
   get (key, options) {
     try {
       if (options === undefined) {
-        const v = this.#getSync(key)
-        if (v !== undefined || !this.#store) return Promise.resolve(v)
+        if (!this.#store) return Promise.resolve(this.#getSync(key))
         return this.#answer(native.lookup(this.#h, key, undefined, this.#out), undefined)
       }
       return this.#load(key, options)
@@ -295,7 +294,9 @@ class Cache {
       ignore(getValue)
       throw e
     }
-    if (r !== this.#out) ignore(getValue)
+    // A Promise made before the call may reject while the load waits for a store: handled
+    // now, it is still awaited (and its rejection still the callers' error) when it runs.
+    ignore(getValue)
     return this.#answer(r, getValue, key)
   }
 

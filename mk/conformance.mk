@@ -2,12 +2,20 @@
 # run by the Rust core, the Python package and the Node package, one test per scenario.
 # `conformance-mutants` then shows each runner fails on a changed expectation (tests/mutants.py).
 .PHONY: conformance conformance-rust conformance-python conformance-node conformance-node-link \
-        conformance-mutants
+        conformance-mutants conformance-stores
 
 CONFORMANCE_NODE_LINK := $(ROOT)/tests/node/node_modules/flightcache
 
-conformance: conformance-rust conformance-python conformance-node conformance-mutants
+conformance: conformance-rust conformance-python conformance-node conformance-stores conformance-mutants
 	@echo "conformance: the Rust, Python and Node runners agree on every scenario"
+
+# The same scenarios with a shared store behind every cache (scenarios marked
+# in_process_only are reported as skipped, with their reason).
+conformance-stores: python-build node-build conformance-node-link
+	CONFORMANCE_STORE=memory cargo test -p flightcache --release --test conformance
+	CONFORMANCE_STORE=sqlite cargo test -p flightcache --release --test conformance
+	CONFORMANCE_STORE=sqlite $(PY) -m pytest -q -p no:cacheprovider tests/python
+	CONFORMANCE_STORE=sqlite node --test tests/node/
 
 conformance-rust:
 	cargo test -p flightcache --release --test conformance

@@ -283,16 +283,12 @@ impl Cache {
         let k = convert::key(key)?;
         let default = || default.map_or_else(|| py.None(), |d| d.clone().unbind());
         let Some(f) = get_value.filter(|f| !f.is_none()) else {
-            if ttl.is_none() && max_age.is_none() {
-                // The hit path.
-                if let Some(v) = self.inner.get(k) {
-                    return Ok(v.into_py());
-                }
-                if !self.inner.has_store() {
-                    return Ok(default());
-                }
-            }
-            return match self.lookup(py, k, ttl, max_age)? {
+            let found = if ttl.is_none() && max_age.is_none() {
+                self.inner.read(k) // the hit path
+            } else {
+                self.lookup(py, k, ttl, max_age)?
+            };
+            return match found {
                 Lookup::Hit(v) => Ok(v.into_py()),
                 Lookup::Absent => Ok(default()),
                 Lookup::Pending(op) => {
@@ -417,10 +413,7 @@ impl Cache {
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
-        if let Some(v) = self.inner.get(k) {
-            return Ok(v.into_py());
-        }
-        let found = match self.lookup(py, k, None, None)? {
+        let found = match self.inner.read(k) {
             Lookup::Hit(v) => Some(v.into_py()),
             Lookup::Absent => None,
             Lookup::Pending(op) => drive_blocking(py, op, &mut self.host(py), None, None)?

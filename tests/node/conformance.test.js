@@ -347,6 +347,21 @@ class Runner {
   }
 }
 
+let stores = 0
+/** The store each cache of this run uses (`CONFORMANCE_STORE`: memory, sqlite), a new one per cache. */
+function storeUrl () {
+  const kind = process.env.CONFORMANCE_STORE
+  if (!kind) return undefined
+  const n = stores++
+  if (kind === 'memory') return `memory://conformance-${process.pid}-${n}`
+  if (kind === 'sqlite') {
+    const dir = path.join(require('node:os').tmpdir(), `flightcache-conformance-js-${process.pid}`)
+    fs.mkdirSync(dir, { recursive: true })
+    return `sqlite://${dir}/${n}.db`
+  }
+  throw new Error(`CONFORMANCE_STORE=${kind}: use memory or sqlite`)
+}
+
 function cacheOptions (options) {
   const out = {}
   for (const [k, v] of Object.entries(options || {})) out[camel(k)] = decode(v)
@@ -354,6 +369,8 @@ function cacheOptions (options) {
     const n = out.sizeOf
     out.sizeOf = () => n // `size_of: N` is a function giving N
   }
+  const store = storeUrl()
+  if (store !== undefined) out.store = store
   return out
 }
 
@@ -436,9 +453,12 @@ async function runSteps (r, steps, prefix = '') {
 }
 
 for (const file of FILES) {
-  test(path.basename(file, '.json'), { timeout: 60000 }, async () => {
-    const doc = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'))
-    const extra = Object.keys(doc).filter((k) => !['description', 'options', 'steps'].includes(k))
+  const doc = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'))
+  const skip = process.env.CONFORMANCE_STORE && doc.in_process_only
+    ? `in-process only: ${doc.in_process_only}`
+    : false
+  test(path.basename(file, '.json'), { timeout: 60000, skip }, async () => {
+    const extra = Object.keys(doc).filter((k) => !['description', 'options', 'steps', 'in_process_only'].includes(k))
     assert.deepStrictEqual(extra, [], `unknown fields in ${file}`)
     const r = new Runner(doc.options || {})
     await runSteps(r, doc.steps)

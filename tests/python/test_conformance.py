@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime
+import itertools
 import json
+import tempfile
 import math
 import os
 import threading
@@ -510,12 +512,34 @@ class Runner:
         return None
 
 
+_stores = itertools.count()
+
+
+def store_url() -> str | None:
+    """The store each cache of this run uses (`CONFORMANCE_STORE`: memory, sqlite), a new
+    one per cache."""
+    kind = os.environ.get("CONFORMANCE_STORE")
+    if not kind:
+        return None
+    n = next(_stores)
+    if kind == "memory":
+        return f"memory://conformance-{os.getpid()}-{n}"
+    if kind == "sqlite":
+        folder = Path(tempfile.gettempdir()) / f"flightcache-conformance-py-{os.getpid()}"
+        folder.mkdir(exist_ok=True)
+        return f"sqlite://{folder}/{n}.db"
+    raise ValueError(f"CONFORMANCE_STORE={kind!r}: use memory or sqlite")
+
+
 def cache_options(options: dict[str, Any]) -> dict[str, Any]:
     """The scenario's options as Cache keyword arguments; `size_of: N` is a function giving N."""
     out = {k: decode(v) for k, v in options.items()}
     if "size_of" in out:
         n = out["size_of"]
         out["size_of"] = lambda value: n
+    url = store_url()
+    if url is not None:
+        out["store"] = url
     return out
 
 
@@ -593,7 +617,14 @@ def run_steps(r: Runner, steps: list[dict[str, Any]], path: str = "") -> None:
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario(path: Path) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
-    assert set(doc) <= {"description", "options", "steps"}, f"unknown fields in {path.name}"
+    assert set(doc) <= {
+        "description",
+        "options",
+        "steps",
+        "in_process_only",
+    }, f"unknown fields in {path.name}"
+    if os.environ.get("CONFORMANCE_STORE") and "in_process_only" in doc:
+        pytest.skip(f"in-process only: {doc['in_process_only']}")
     r = Runner(doc.get("options", {}))
     try:
         run_steps(r, doc["steps"])

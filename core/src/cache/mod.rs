@@ -189,6 +189,21 @@ impl<V: Clone + 'static> Cache<V> {
         Ok(self.inner.memory.lookup(&full, now, max_age))
     }
 
+    /// [`Cache::get`], then, on a miss with a store, the store read to drive (the miss is
+    /// counted once). The hit path of a `get` without options.
+    #[inline]
+    pub fn read(&self, key: &str) -> Lookup<V> {
+        let full = self.full_key(key);
+        let now = self.now();
+        if self.inner.memory.expiry.sweep_due(now) {
+            self.housekeeping(now);
+        }
+        match self.inner.memory.lookup(&full, now, None) {
+            Some(v) => Lookup::Hit(v),
+            None => Op::read_store(self, &full, None),
+        }
+    }
+
     /// Reads `key` through both tiers (no loader): a hit now, or the store read to drive.
     pub fn lookup(&self, key: &str, max_age: Option<f64>) -> Result<Lookup<V>> {
         let opts = LoadOptions {

@@ -577,21 +577,7 @@ impl<V: Clone + 'static> Op<V> {
             return Ok(Lookup::Hit(v));
         }
         if !has_loader {
-            let Some(tier) = cache.inner.tier.as_ref() else {
-                return Ok(Lookup::Absent);
-            };
-            let generation = memory.invalidations.generation(&full);
-            let skey = Tier::key(&full);
-            let pending = tier.call(move |s| Box::pin(async move { s.get(&skey).await }));
-            return Ok(Lookup::Pending(Op::with(
-                cache,
-                &full,
-                State::Read {
-                    pending,
-                    generation,
-                    max_age,
-                },
-            )));
+            return Ok(Op::read_store(cache, &full, max_age));
         }
         Ok(Lookup::Pending(Op::with(
             cache,
@@ -606,6 +592,26 @@ impl<V: Clone + 'static> Op<V> {
                 phase: Phase::Start,
             })),
         )))
+    }
+
+    /// The store read of a `get` without a loader whose in-process lookup missed (and was
+    /// counted): nothing without a store.
+    pub(crate) fn read_store(cache: &Cache<V>, full: &str, max_age: Option<u64>) -> Lookup<V> {
+        let Some(tier) = cache.inner.tier.as_ref() else {
+            return Lookup::Absent;
+        };
+        let generation = cache.inner.memory.invalidations.generation(full);
+        let skey = Tier::key(full);
+        let pending = tier.call(move |s| Box::pin(async move { s.get(&skey).await }));
+        Lookup::Pending(Op::with(
+            cache,
+            full,
+            State::Read {
+                pending,
+                generation,
+                max_age,
+            },
+        ))
     }
 
     /// How the answer was served (meaningful once `step` is done).

@@ -67,7 +67,12 @@ type Waiters = Mutex<HashMap<String, Vec<tokio::sync::oneshot::Sender<()>>>>;
 struct Shared {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    /// Idle read connections, with the file generation they were opened on.
+    readers: Mutex<Vec<(u64, Connection)>>,
+    /// Bumped when the file was deleted or replaced and connections were opened anew.
+    generation: std::sync::atomic::AtomicU64,
+    /// The file the connections are open on (device, inode).
+    file_id: Mutex<Option<(u64, u64)>>,
     origin: i64,
     locks: LockFile,
     /// Lease locks this process holds, by (key, token).
@@ -126,7 +131,7 @@ impl SqliteStore {
         let writer = schema::open(path, true)?;
         let mut readers = Vec::new();
         for _ in 0..2 {
-            readers.push(schema::open(path, false)?);
+            readers.push((0, schema::open(path, false)?));
         }
         let locks = LockFile::open(&locks::path_for(path))
             .map_err(|e| StoreError::new(StoreErrorKind::Refused, e.to_string()))?;
@@ -135,6 +140,8 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(readers),
+                generation: Default::default(),
+                file_id: Mutex::new(file_id(path)),
                 origin: (rand_u64() >> 1) as i64,
                 locks,
                 held: Mutex::new(HashMap::new()),
@@ -154,9 +161,10 @@ impl SqliteStore {
     ) -> BoxFuture<'static, StoreResult<T>> {
         let s = self.shared.clone();
         blocking(move || {
-            let conn = s.readers.lock().pop();
+            let gen = s.generation.load(std::sync::atomic::Ordering::SeqCst);
+            let conn = s.readers.lock().pop().filter(|(g, _)| *g == gen);
             let conn = match conn {
-                Some(c) => c,
+                Some((_, c)) => c,
                 None => schema::open(&s.path, false).map_err(|e| {
                     rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(
                         e.message,
@@ -164,7 +172,7 @@ impl SqliteStore {
                 })?,
             };
             let r = f(&conn);
-            s.readers.lock().push(conn);
+            s.readers.lock().push((gen, conn));
             r
         })
     }
@@ -214,6 +222,35 @@ impl SqliteStore {
             }
             Ok(out)
         })
+    }
+}
+
+/// The (device, inode) of the file at `path`, if there is one.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl Shared {
+    /// When the file was deleted or replaced under this store, its writes would go to a
+    /// file nobody else sees: open the file at the path anew (making it if it is gone).
+    fn follow_the_file(&self) {
+        let now = file_id(&self.path);
+        if now.is_some() && now == *self.file_id.lock() {
+            return;
+        }
+        let Ok(writer) = schema::open(&self.path, true) else {
+            return; // not possible now; the next poll tries again
+        };
+        *self.writer.lock() = writer;
+        self.readers.lock().clear();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *self.file_id.lock() = file_id(&self.path);
+        eprintln!(
+            "flightcache: the store file {} was deleted or replaced; opened it anew",
+            self.path.display()
+        );
     }
 }
 
@@ -616,15 +653,35 @@ fn poll_changes(
     mut last: i64,
     poll: Duration,
 ) {
-    let Ok(conn) = schema::open(&path, false) else {
+    let Ok(mut conn) = schema::open(&path, false) else {
         return;
     };
     let mut version: i64 = -1;
+    let mut gen = 0;
     loop {
         std::thread::sleep(poll);
         let Some(s) = store.upgrade() else {
             return;
         };
+        s.follow_the_file();
+        let now_gen = s.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if now_gen != gen {
+            // A new file: every copy may be out of date, and its change log starts over.
+            let Ok(c) = schema::open(&path, false) else {
+                continue;
+            };
+            conn = c;
+            gen = now_gen;
+            version = -1;
+            last = conn
+                .query_row("SELECT coalesce(max(seq), 0) FROM fc_changes", [], |r| {
+                    r.get(0)
+                })
+                .unwrap_or(0);
+            sink.changed_all();
+            s.wake_all();
+            continue;
+        }
         let v: i64 = match conn.query_row("PRAGMA data_version", [], |r| r.get(0)) {
             Ok(v) => v,
             Err(_) => continue,

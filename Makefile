@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR := never
 
 demo: rust-demo python-demo node-demo
 
-test: readme-check rust-lint rust-test python-test node-test conformance dist-test http-test
+test: readme-check rust-lint rust-test python-test node-test conformance store-test dist-test http-test
 	@echo "make test: all suites passed"
 
 bench: rust-bench python-bench node-bench http-bench
@@ -42,4 +42,5 @@ include mk/python.mk
 include mk/node.mk
 include mk/conformance.mk
 include mk/dist.mk
+include mk/stores.mk
 include mk/http.mk

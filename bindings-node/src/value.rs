@@ -97,7 +97,7 @@ pub fn from_str(s: &str) -> Val {
 /// An integer as the JS value that holds it exactly: a number within the safe range, else
 /// a BigInt.
 pub fn from_integer(n: i64) -> Val {
-    if n.abs() <= MAX_SAFE_INTEGER {
+    if n.unsigned_abs() <= MAX_SAFE_INTEGER as u64 {
         Val::Num(n as f64)
     } else {
         Val::Int(n)

@@ -201,7 +201,7 @@ enum Lead<V> {
         pending: Get,
     },
     Remote {
-        watch: Pending<()>,
+        watch: Pending<bool>,
         read: Option<Get>,
         lease_until: Instant,
     },
@@ -1115,14 +1115,21 @@ impl<V: Clone + 'static> Op<V> {
                     unreachable!()
                 };
                 let lease_until = *lease_until;
-                if poll(watch, waker).is_none() && Instant::now() < lease_until {
-                    let until = match timeout_at {
-                        Some(t) => t.min(lease_until),
-                        None => lease_until,
-                    };
-                    return Some(Step::Park(Some(until)));
-                }
-                let next = self.watch_remote(lease_until);
+                let next = match poll(watch, waker) {
+                    None if Instant::now() < lease_until => {
+                        let until = match timeout_at {
+                            Some(t) => t.min(lease_until),
+                            None => lease_until,
+                        };
+                        return Some(Step::Park(Some(until)));
+                    }
+                    // Announced: read what the holder left (a value, or its failure).
+                    Some(true) => self.watch_remote(lease_until),
+                    // Quiet for a while: ask for the lease again. A holder that died is
+                    // found out here (by its lease running out, or sooner, where the store
+                    // can tell), and this caller takes the load over.
+                    _ => self.take_lease(),
+                };
                 self.set_lead(next);
                 None
             }

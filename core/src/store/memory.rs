@@ -243,7 +243,7 @@ impl Store for MemoryStore {
         }))
     }
 
-    fn watch(&self, key: &str, timeout: Duration) -> BoxFuture<'static, ()> {
+    fn watch(&self, key: &str, timeout: Duration) -> BoxFuture<'static, bool> {
         let (p, done) = pending(|| ());
         self.shared
             .lock()
@@ -252,9 +252,7 @@ impl Store for MemoryStore {
             .entry(key.to_string())
             .or_default()
             .push(done);
-        Box::pin(async move {
-            let _ = tokio::time::timeout(timeout, p).await;
-        })
+        Box::pin(async move { tokio::time::timeout(timeout, p).await.is_ok() })
     }
 
     fn keys<'a>(

@@ -153,10 +153,10 @@ pub trait Store: Send + Sync + 'static {
         failure: Option<(Vec<u8>, u64)>,
     ) -> BoxFuture<'a, StoreResult<()>>;
 
-    /// A future that completes at the next change of `key` announced after this call (or
-    /// after `timeout`, or earlier: a waiter always reads again). Registered when called, so
-    /// that a change between this call and a read that follows it is not missed.
-    fn watch(&self, key: &str, timeout: Duration) -> BoxFuture<'static, ()>;
+    /// A future that completes at the next change of `key` announced after this call (true),
+    /// or after `timeout` (false). Registered when called, so that a change between this call
+    /// and a read that follows it is not missed.
+    fn watch(&self, key: &str, timeout: Duration) -> BoxFuture<'static, bool>;
 
     /// The keys under `prefix` that hold a fresh entry at `epoch_now`.
     fn keys<'a>(

@@ -223,10 +223,11 @@ impl Tier {
         )
     }
 
-    /// Waits for a change of `key` announced by another process, at most `timeout`.
-    pub fn watch(&self, key: &str, timeout: Duration) -> Pending<()> {
+    /// Waits for a change of `key` announced by another process, at most `timeout`; true
+    /// when one came.
+    pub fn watch(&self, key: &str, timeout: Duration) -> Pending<bool> {
         let fut = self.store.watch(key, timeout);
-        runtime::spawn(fut, || ())
+        runtime::spawn(fut, || false)
     }
 
     /// A command whose result nobody waits for (a lease release).

@@ -71,8 +71,8 @@ struct Shared {
     readers: Mutex<Vec<(u64, Connection)>>,
     /// Bumped when the file was deleted or replaced and connections were opened anew.
     generation: std::sync::atomic::AtomicU64,
-    /// The file the connections are open on (device, inode).
-    file_id: Mutex<Option<(u64, u64)>>,
+    /// The files the connections are open on (see `file_id`).
+    file_id: Mutex<Option<(u64, u64, u64)>>,
     origin: i64,
     locks: LockFile,
     /// Lease locks this process holds, by (key, token).
@@ -187,10 +187,30 @@ impl SqliteStore {
     ) -> BoxFuture<'static, StoreResult<T>> {
         let s = self.shared.clone();
         blocking(move || {
+            let r = write_once(&s, &key, f);
+            if let Err(e) = &r {
+                // SQLite tells a writer when its file was deleted or moved (it answers
+                // "read-only"): follow the file at the path at once, for the next call.
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
+                    s.follow_the_file();
+                }
+            }
+            r
+        })
+    }
+}
+
+fn write_once<T>(
+    s: &Shared,
+    key: &Option<String>,
+    f: impl FnOnce(&rusqlite::Transaction<'_>, &Shared) -> rusqlite::Result<(T, bool)>,
+) -> rusqlite::Result<T> {
+    {
+        {
             let mut conn = s.writer.lock();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = ms_sql(s.now_ms());
-            let (out, changed) = f(&tx, &s)?;
+            let (out, changed) = f(&tx, s)?;
             if changed {
                 if let Some(k) = &key {
                     tx.prepare_cached(
@@ -205,7 +225,7 @@ impl SqliteStore {
                  (SELECT key FROM fc_entries WHERE stale_until <= ?1 LIMIT ?2)",
             )?
             .execute(params![now, RECLAIM_BATCH])?;
-            enforce_bounds(&tx, &s)?;
+            enforce_bounds(&tx, s)?;
             let n = s.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if n % TRIM_EVERY == 0 {
                 tx.execute(
@@ -216,19 +236,25 @@ impl SqliteStore {
             tx.commit()?;
             drop(conn);
             if changed {
-                if let Some(k) = &key {
+                if let Some(k) = key {
                     s.wake(k);
                 }
             }
             Ok(out)
-        })
+        }
     }
 }
 
-/// The (device, inode) of the file at `path`, if there is one.
-fn file_id(path: &Path) -> Option<(u64, u64)> {
+/// The (device, inode) of the database file and of its shared-memory index (`-shm`): when
+/// either is deleted or replaced, this store's connections no longer share the file with
+/// the other processes.
+fn file_id(path: &Path) -> Option<(u64, u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    let db = std::fs::metadata(path).ok()?;
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    let shm = std::fs::metadata(PathBuf::from(shm)).ok()?;
+    Some((db.dev(), db.ino(), shm.ino()))
 }
 
 impl Shared {
@@ -239,8 +265,14 @@ impl Shared {
         if now.is_some() && now == *self.file_id.lock() {
             return;
         }
-        let Ok(writer) = schema::open(&self.path, true) else {
-            return; // not possible now; the next poll tries again
+        let writer = match schema::open(&self.path, true) {
+            Ok(w) => w,
+            Err(e) => {
+                if std::env::var_os("FLIGHTCACHE_DEBUG").is_some() {
+                    eprintln!("flightcache: reopening {}: {e}", self.path.display());
+                }
+                return; // not possible now; the next poll tries again
+            }
         };
         *self.writer.lock() = writer;
         self.readers.lock().clear();
@@ -534,7 +566,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn watch(&self, key: &str, timeout: Duration) -> BoxFuture<'static, ()> {
+    fn watch(&self, key: &str, timeout: Duration) -> BoxFuture<'static, bool> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.shared
             .waiters
@@ -542,9 +574,7 @@ impl Store for SqliteStore {
             .entry(key.to_string())
             .or_default()
             .push(tx);
-        Box::pin(async move {
-            let _ = tokio::time::timeout(timeout, rx).await;
-        })
+        Box::pin(async move { matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(()))) })
     }
 
     fn keys<'a>(
@@ -653,9 +683,8 @@ fn poll_changes(
     mut last: i64,
     poll: Duration,
 ) {
-    let Ok(mut conn) = schema::open(&path, false) else {
-        return;
-    };
+    // Opened in the loop: the file may be gone by the time this thread starts.
+    let mut conn: Option<Connection> = None;
     let mut version: i64 = -1;
     let mut gen = 0;
     loop {
@@ -670,18 +699,24 @@ fn poll_changes(
             let Ok(c) = schema::open(&path, false) else {
                 continue;
             };
-            conn = c;
-            gen = now_gen;
-            version = -1;
-            last = conn
+            last = c
                 .query_row("SELECT coalesce(max(seq), 0) FROM fc_changes", [], |r| {
                     r.get(0)
                 })
                 .unwrap_or(0);
+            conn = Some(c);
+            gen = now_gen;
+            version = -1;
             sink.changed_all();
             s.wake_all();
             continue;
         }
+        if conn.is_none() {
+            conn = schema::open(&path, false).ok();
+        }
+        let Some(conn) = conn.as_ref() else {
+            continue;
+        };
         let v: i64 = match conn.query_row("PRAGMA data_version", [], |r| r.get(0)) {
             Ok(v) => v,
             Err(_) => continue,

@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR := never
 
 .PHONY: demo test bench readme-check rust-test rust-lint rust-demo rust-bench conformance
 
-demo: rust-demo python-demo node-demo
+demo: rust-demo python-demo node-demo store-demo
 
 test: readme-check rust-lint rust-test python-test node-test conformance store-test dist-test http-test
 	@echo "make test: all suites passed"

@@ -16,7 +16,7 @@ demo: rust-demo python-demo node-demo store-demo
 test: readme-check rust-lint rust-test python-test node-test conformance store-test dist-test http-test
 	@echo "make test: all suites passed"
 
-bench: rust-bench python-bench node-bench http-bench
+bench: rust-bench python-bench node-bench store-bench http-bench
 
 # The README's examples are the files the tests run: fail if the README shows anything else.
 readme-check:

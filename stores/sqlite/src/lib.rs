@@ -160,7 +160,11 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
         let s = self.shared.clone();
-        blocking(move || {
+        // Reads run in the store task itself: a read of a WAL database takes no lock and
+        // waits for nobody (a few microseconds), so a second hand-off to a blocking thread
+        // would cost more than it saves. Writes, which may wait for the write lock, do hand
+        // off (see `write`).
+        inline(move || {
             let gen = s.generation.load(std::sync::atomic::Ordering::SeqCst);
             let conn = s.readers.lock().pop().filter(|(g, _)| *g == gen);
             let conn = match conn {
@@ -320,6 +324,12 @@ fn enforce_bounds(tx: &rusqlite::Transaction<'_>, s: &Shared) -> rusqlite::Resul
         }
     }
     Ok(())
+}
+
+fn inline<T: Send + 'static>(
+    f: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+) -> BoxFuture<'static, StoreResult<T>> {
+    Box::pin(async move { f().map_err(err) })
 }
 
 fn blocking<T: Send + 'static>(

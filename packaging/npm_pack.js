@@ -91,10 +91,18 @@ function stageRustSources (dir) {
   const members = /^members\s*=\s*\[[^\]]*\]\s*$/m
   if (!members.test(toml)) fail('root Cargo.toml: no `members = [...]` line to rewrite')
   fs.mkdirSync(dir, { recursive: true })
-  fs.writeFileSync(path.join(dir, 'Cargo.toml'),
-    toml.replace(members, 'members = ["core", "bindings-node"]'))
+  // The core, the store crates (stores/*), and the Node binding; not the Python one.
+  const stores = fs.readdirSync(path.join(ROOT, 'stores'))
+    .filter((d) => fs.existsSync(path.join(ROOT, 'stores', d, 'Cargo.toml')))
+    .map((d) => `stores/${d}`)
+  const list = ['core', ...stores, 'bindings-node'].map((m) => JSON.stringify(m)).join(', ')
+  fs.writeFileSync(path.join(dir, 'Cargo.toml'), toml.replace(members, `members = [${list}]`))
   copy(path.join(ROOT, 'Cargo.lock'), path.join(dir, 'Cargo.lock'))
   copyTree(path.join(ROOT, 'core'), path.join(dir, 'core'))
+  for (const s of stores) {
+    copy(path.join(ROOT, s, 'Cargo.toml'), path.join(dir, s, 'Cargo.toml'))
+    copyTree(path.join(ROOT, s, 'src'), path.join(dir, s, 'src'))
+  }
   for (const f of ['Cargo.toml', 'build.rs']) copy(path.join(NODE_PKG, f), path.join(dir, 'bindings-node', f))
   copyTree(path.join(NODE_PKG, 'src'), path.join(dir, 'bindings-node', 'src'))
 }

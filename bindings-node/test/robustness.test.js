@@ -89,6 +89,16 @@ test('a second copy of the package in one thread works on its own', async () => 
   require.cache[main] = require.cache[main] || { exports: first }
 })
 
+test('a ManualClock cannot wrap around', () => {
+  const clock = new ManualClock()
+  const cache = new Cache({ clock })
+  cache.setSync('k', 'v', { ttl: 1000 })
+  clock.advance(Infinity)
+  clock.advance(Infinity)
+  assert.equal(cache.getSync('k'), undefined, 'an expired entry came back')
+  assert.equal(clock.now(), 2 ** 64 - 2)
+})
+
 test('getValue must be a function or a thenable', async () => {
   const cache = new Cache()
   for (const bad of [42, 'x', {}, null, true]) {

@@ -74,15 +74,17 @@ fn bound_arg(py: Python<'_>, name: &str, v: Option<&Bound<'_, PyAny>>) -> PyResu
     let Some(v) = v.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+    if v.is_instance_of::<PyBool>()
+        || !(v.is_instance_of::<PyInt>() || v.is_instance_of::<pyo3::types::PyFloat>())
+    {
         return Err(wrong_type(
             py,
-            format!("{name} must be an int, not {}", type_name(v)),
+            format!("{name} must be a whole number, got {}", type_name(v)),
         ));
     }
-    v.extract::<u64>()
-        .map(Some)
-        .map_err(|_| invalid(py, format!("{name} must be an int >= 1, got {v}")))
+    // The core's rule for whole numbers, the same words as in Node.
+    let n = v.extract::<f64>().unwrap_or(f64::INFINITY);
+    flightcache::args::count(name, n).map(Some).py_err(py)
 }
 
 fn ready(py: Python<'_>, v: Py<PyAny>) -> PyResult<Py<PyAny>> {

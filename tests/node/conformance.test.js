@@ -63,6 +63,7 @@ function decode (v) {
   if ('$inf' in v) return v.$inf < 0 ? -Infinity : Infinity
   if ('$bytes' in v) return Buffer.from(v.$bytes, 'utf8')
   if ('$timedelta_ms' in v) return v.$timedelta_ms
+  if ('$int' in v) return BigInt(v.$int)
   if ('$undefined' in v) return undefined
   if ('$type' in v) return { list: [], object: {}, int: 1, float: 1.5, bool: true, null: null }[v.$type]
   if ('$ttl_of' in v) return (value) => value[v.$ttl_of]

@@ -100,6 +100,8 @@ def decode(v: Any) -> Any:
             return v["$bytes"].encode("utf-8")
         if "$timedelta_ms" in v:
             return datetime.timedelta(milliseconds=v["$timedelta_ms"])
+        if "$int" in v:
+            return int(v["$int"])
         if "$type" in v:
             return {"list": [], "object": {}, "int": 1, "float": 1.5, "bool": True, "null": None}[
                 v["$type"]

@@ -3,4 +3,5 @@
 
 pub fn register() {
     flightcache_sqlite::register();
+    flightcache_redis::register();
 }

@@ -526,6 +526,8 @@ def store_url() -> str | None:
     n = next(_stores)
     if kind == "memory":
         return f"memory://conformance-{os.getpid()}-{n}"
+    if kind.startswith("redis"):
+        return kind
     if kind == "sqlite":
         folder = Path(tempfile.gettempdir()) / f"flightcache-conformance-py-{os.getpid()}"
         folder.mkdir(exist_ok=True)
@@ -627,6 +629,9 @@ def test_scenario(path: Path) -> None:
     }, f"unknown fields in {path.name}"
     if os.environ.get("CONFORMANCE_STORE") and "in_process_only" in doc:
         pytest.skip(f"in-process only: {doc['in_process_only']}")
+    if os.environ.get("CONFORMANCE_STORE", "").startswith("redis"):
+        # One server for every scenario: each starts with none of flightcache's keys.
+        Cache(store=os.environ["CONFORMANCE_STORE"]).clear()
     r = Runner(doc.get("options", {}))
     try:
         run_steps(r, doc["steps"])

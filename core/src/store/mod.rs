@@ -79,9 +79,31 @@ pub enum LeaseState {
 pub trait InvalidationSink: Send + Sync {
     /// `key` was written or removed by another process (or its load ended).
     fn changed(&self, key: &str);
-    /// Changes may have been missed (a subscription dropped, a store cleared): forget every
-    /// copy.
+    /// Changes may have been missed (a store cleared, a file replaced): forget every copy.
     fn changed_all(&self);
+    /// The store's announcements stopped (`false`: a subscription dropped; changes may go
+    /// unseen) or came back (`true`). While they are stopped, every copy in this process is
+    /// checked against the store before it is served, and served as it is only when the
+    /// store cannot answer.
+    fn listening(&self, up: bool) {
+        let _ = up;
+    }
+}
+
+/// Runs `f` inside the store runtime's context (a store client that spawns its own tasks
+/// when it is made).
+pub fn in_runtime<T>(f: impl FnOnce() -> T) -> T {
+    let handle = runtime::handle();
+    let _entered = handle.enter();
+    f()
+}
+
+/// Runs a task of a store on the store runtime (a subscription's reader, for example).
+pub fn spawn_background<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    runtime::handle().spawn(fut);
 }
 
 /// A shared store: bytes in, bytes out, each call a future run on the store runtime.

@@ -24,6 +24,9 @@ pub enum StoreUrl {
         db: i64,
         username: Option<String>,
         password: Option<String>,
+        /// `?ca=/ABSOLUTE/PATH.pem`: a CA certificate to trust for `rediss://` besides the
+        /// public roots (a server with a private certificate).
+        ca: Option<PathBuf>,
     },
 }
 
@@ -91,6 +94,7 @@ impl StoreUrl {
                 db,
                 username,
                 password,
+                ..
             } => {
                 let auth = match (username, password) {
                     (Some(u), Some(_)) => format!("{u}:***@"),
@@ -110,7 +114,36 @@ fn parse_redis(tls: bool, rest: &str, url: &str) -> Result<StoreUrl> {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
     };
+    let query = path
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(q));
     let path = path.split(['?', '#']).next().unwrap_or("");
+    let mut ca = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("ca", v)) if v.starts_with('/') => {
+                ca = Some(PathBuf::from(percent_decode(v, url)?))
+            }
+            Some(("ca", v)) => {
+                return Err(Error::invalid(format!(
+                    "store {}: ca={v:?} must be an absolute path to a PEM file",
+                    redact(url)
+                )))
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "store {}: unknown option {pair:?} (known: ca=/PATH.pem)",
+                    redact(url)
+                )))
+            }
+        }
+    }
+    if ca.is_some() && !tls {
+        return Err(Error::invalid(format!(
+            "store {}: ca= is for rediss:// (TLS) URLs",
+            redact(url)
+        )));
+    }
     let (userinfo, hostport) = match authority.rfind('@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
         None => (None, authority),
@@ -176,6 +209,7 @@ fn parse_redis(tls: bool, rest: &str, url: &str) -> Result<StoreUrl> {
         db,
         username,
         password,
+        ca,
     })
 }
 
@@ -262,8 +296,15 @@ mod tests {
                 db: 2,
                 username: Some("app".into()),
                 password: Some("s:cret".into()),
+                ca: None,
             }
         );
+        let u = StoreUrl::parse(Some("rediss://h/0?ca=/etc/ca.pem")).unwrap();
+        assert!(
+            matches!(u, StoreUrl::Redis { ca: Some(p), .. } if p == std::path::Path::new("/etc/ca.pem"))
+        );
+        assert!(StoreUrl::parse(Some("redis://h/0?ca=/etc/ca.pem")).is_err());
+        assert!(StoreUrl::parse(Some("rediss://h/0?cert=x")).is_err());
         assert_eq!(u.redacted(), "rediss://app:***@cache.local:6380/2");
         let u = StoreUrl::parse(Some("redis://:pw@127.0.0.1")).unwrap();
         assert!(matches!(

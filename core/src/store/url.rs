@@ -299,13 +299,13 @@ mod tests {
                 ca: None,
             }
         );
+        assert_eq!(u.redacted(), "rediss://app:***@cache.local:6380/2");
         let u = StoreUrl::parse(Some("rediss://h/0?ca=/etc/ca.pem")).unwrap();
         assert!(
-            matches!(u, StoreUrl::Redis { ca: Some(p), .. } if p == std::path::Path::new("/etc/ca.pem"))
+            matches!(&u, StoreUrl::Redis { ca: Some(p), .. } if p == std::path::Path::new("/etc/ca.pem"))
         );
         assert!(StoreUrl::parse(Some("redis://h/0?ca=/etc/ca.pem")).is_err());
         assert!(StoreUrl::parse(Some("rediss://h/0?cert=x")).is_err());
-        assert_eq!(u.redacted(), "rediss://app:***@cache.local:6380/2");
         let u = StoreUrl::parse(Some("redis://:pw@127.0.0.1")).unwrap();
         assert!(matches!(
             u,

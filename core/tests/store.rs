@@ -17,9 +17,12 @@ fn store_name(test: &str) -> String {
     format!("memory://{test}-{}", std::process::id())
 }
 
+/// A cache on `url`. Store calls may take long on a loaded machine: a slow answer here
+/// must not look like a store that is down.
 fn open<V: Clone + 'static>(url: &str, clock: Option<&ManualClock>) -> Cache<V> {
     Cache::new(Config {
         store: Some(url.to_string()),
+        store_timeout: Some(5_000.0),
         clock: clock.map_or_else(Default::default, |c| c.clone().into()),
         ..Config::default()
     })
@@ -370,4 +373,129 @@ fn a_host_value_never_leaves_a_host_thread() {
         !TOUCHED_OFF_HOST.load(SeqCst),
         "a host value was cloned or dropped on a store thread"
     );
+}
+
+/// A `get` without a loader, through both tiers.
+fn read(c: &Cache<String>, key: &str) -> Option<String> {
+    match c.read(key) {
+        flightcache::Lookup::Hit(v) => Some(v),
+        flightcache::Lookup::Absent => None,
+        flightcache::Lookup::Pending(op) => op.wait_value().unwrap(),
+    }
+}
+
+#[test]
+fn a_copy_made_while_announcements_may_be_lost_is_checked_against_the_store() {
+    let name = format!("deaf-{}", std::process::id());
+    let url = format!("memory://{name}");
+    let a: Cache<String> = open(&url, None);
+    let b: Cache<String> = open(&url, None);
+    a.set("k", s("old"), None).unwrap();
+    a.set("gone", s("old"), None).unwrap();
+    assert_eq!(read(&b, "k").as_deref(), Some("old"));
+    assert_eq!(read(&b, "gone").as_deref(), Some("old"));
+    let store_reads = |c: &Cache<String>| {
+        let st = c.stats();
+        st.store_hits + st.store_misses
+    };
+    let before = store_reads(&b);
+    assert_eq!(read(&b, "k").as_deref(), Some("old"));
+    assert_eq!(store_reads(&b), before, "a trusted copy is answered alone");
+
+    // The subscription drops: a's writes reach the store, their announcements do not.
+    flightcache::store::memory::set_deaf(&name, true);
+    a.set("k", s("new"), None).unwrap();
+    a.del("gone").wait_bool().unwrap();
+    assert_eq!(read(&b, "k").as_deref(), Some("new"), "checked, not trusted");
+    assert_eq!(read(&b, "gone"), None, "removed elsewhere: removed here too");
+    assert_eq!(b.get("gone"), None, "and the copy is gone");
+    assert_eq!(
+        b.get_or_load("k", &LoadOptions::default(), || Ok(s("never")))
+            .unwrap(),
+        "new"
+    );
+    let during = store_reads(&b);
+    assert_eq!(read(&b, "k").as_deref(), Some("new"));
+    assert!(store_reads(&b) > during, "every read asks the store while deaf");
+
+    // Back: a copy read during the gap is checked once more, then trusted again.
+    flightcache::store::memory::set_deaf(&name, false);
+    let back = store_reads(&b);
+    assert_eq!(read(&b, "k").as_deref(), Some("new"));
+    assert_eq!(store_reads(&b), back + 1, "checked once after the gap");
+    assert_eq!(read(&b, "k").as_deref(), Some("new"));
+    assert_eq!(store_reads(&b), back + 1, "then trusted");
+    a.set("k", s("newer"), None).unwrap();
+    assert_eq!(read(&b, "k").as_deref(), Some("newer"), "announced again");
+}
+
+#[test]
+fn an_unverified_copy_is_answered_when_the_store_cannot_be_asked() {
+    let name = format!("deafdown-{}", std::process::id());
+    let url = format!("memory://{name}");
+    let a: Cache<String> = open(&url, None);
+    let b: Cache<String> = open(&url, None);
+    a.set("k", s("kept"), None).unwrap();
+    assert_eq!(read(&b, "k").as_deref(), Some("kept"));
+    flightcache::store::memory::set_deaf(&name, true);
+    set_fault(&name, Some(StoreErrorKind::Unavailable));
+    for _ in 0..5 {
+        // Through the store's failures, then through the open breaker.
+        assert_eq!(read(&b, "k").as_deref(), Some("kept"));
+        let v = b
+            .get_or_load("k", &LoadOptions::default(), || {
+                panic!("the copy here is the answer while the store is down")
+            })
+            .unwrap();
+        assert_eq!(v, "kept");
+    }
+    assert!(b.stats().store_errors >= 1);
+}
+
+#[test]
+fn a_fill_that_raced_an_announcement_does_not_bring_the_old_value_back() {
+    let name = format!("race-{}", std::process::id());
+    let url = format!("memory://{name}");
+    let patient = || -> Cache<String> {
+        Cache::new(Config {
+            store: Some(url.clone()),
+            store_timeout: Some(10_000.0),
+            ..Config::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (patient(), patient());
+    for with_loader in [false, true] {
+        a.set("k", s("old"), None).unwrap();
+        b.clear_local();
+        // b reads "old" from the store; its answer comes back only after a's write and
+        // its announcement have reached b.
+        flightcache::store::memory::set_read_delay(&name, Some(Duration::from_millis(300)));
+        let reader = {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                if with_loader {
+                    b.get_or_load("k", &LoadOptions::default(), || Ok(s("loaded")))
+                        .unwrap()
+                } else {
+                    read(&b, "k").unwrap()
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        flightcache::store::memory::set_read_delay(&name, None);
+        a.set("k", s("new"), None).unwrap();
+        // b handles the announcement (removing a copy it does not have yet) before the
+        // read's answer arrives: only the key's generation stands between that answer
+        // and the in-process tier.
+        assert_eq!(b.get("unrelated"), None);
+        let answer = reader.join().unwrap();
+        assert_eq!(answer, "old", "the answer of its moment");
+        assert_ne!(
+            b.get("k").as_deref(),
+            Some("old"),
+            "but the old value is not kept (with a loader: {with_loader})"
+        );
+        assert_eq!(read(&b, "k").as_deref(), Some("new"));
+    }
 }

@@ -17,7 +17,8 @@ use crate::load::options::{LoadOptions, Ttl};
 use crate::memory::bounds::Bounds;
 use crate::memory::entry::ReleasedEntries;
 use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
-use crate::memory::Memory;
+use crate::memory::invalidations::Seen;
+use crate::memory::{Found, Memory};
 use crate::settings::{Config, Settings};
 use crate::stats::Stats;
 use crate::store::tier::Tier;
@@ -143,6 +144,11 @@ impl<V: Clone + 'static> Cache<V> {
         &self.inner.settings.clock
     }
 
+    /// The listening epoch a copy written now records.
+    fn epoch(&self) -> u32 {
+        self.inner.memory.invalidations.epoch()
+    }
+
     /// The in-process tier's time (ms, monotonic).
     #[inline]
     pub fn now(&self) -> u64 {
@@ -175,7 +181,20 @@ impl<V: Clone + 'static> Cache<V> {
         if self.inner.memory.expiry.sweep_due(now) {
             self.housekeeping(now);
         }
-        self.inner.memory.lookup(&full, now, None)
+        self.local(self.inner.memory.lookup(&full, now, None))
+    }
+
+    /// A lookup's answer for the in-process tier alone: an unverified copy is what this
+    /// tier has.
+    fn local(&self, found: Found<V>) -> Option<V> {
+        match found {
+            Found::Fresh(v) => Some(v),
+            Found::Unverified(v) => {
+                self.inner.memory.counters.hit();
+                Some(v)
+            }
+            Found::Absent => None,
+        }
     }
 
     /// Like [`Cache::get`], but a value older than `max_age` ms counts as absent.
@@ -186,7 +205,7 @@ impl<V: Clone + 'static> Cache<V> {
         if self.inner.memory.expiry.sweep_due(now) {
             self.housekeeping(now);
         }
-        Ok(self.inner.memory.lookup(&full, now, max_age))
+        Ok(self.local(self.inner.memory.lookup(&full, now, max_age)))
     }
 
     /// [`Cache::get`], then, on a miss with a store, the store read to drive (the miss is
@@ -199,8 +218,12 @@ impl<V: Clone + 'static> Cache<V> {
             self.housekeeping(now);
         }
         match self.inner.memory.lookup(&full, now, None) {
-            Some(v) => Lookup::Hit(v),
-            None => Op::read_store(self, &full, None),
+            Found::Fresh(v) => Lookup::Hit(v),
+            Found::Absent => Op::read_store(self, &full, None, None),
+            Found::Unverified(v) => {
+                self.inner.memory.counters.miss();
+                Op::read_store(self, &full, None, Some(v))
+            }
         }
     }
 
@@ -353,7 +376,7 @@ impl<V: Clone + 'static> Cache<V> {
         let (stored, released) = self
             .inner
             .memory
-            .write(&map, &full, value, size, deadline, now, now);
+            .write(&map, &full, value, size, deadline, now, self.epoch(), now);
         drop(map);
         drop(released);
         self.after_write(now);
@@ -448,7 +471,7 @@ impl<V: Clone + 'static> Cache<V> {
                 released = self
                     .inner
                     .memory
-                    .write(&map, &full, e.value, e.size, deadline, e.born, now)
+                    .write(&map, &full, e.value, e.size, deadline, e.born, e.epoch, now)
                     .1;
             }
         }
@@ -502,7 +525,7 @@ impl<V: Clone + 'static> Cache<V> {
         let (_, released) = self
             .inner
             .memory
-            .write(&map, full, v, size, deadline, now, now);
+            .write(&map, full, v, size, deadline, now, self.epoch(), now);
         drop(map);
         drop(released);
         Ok(n)
@@ -553,13 +576,14 @@ impl<V: Clone + 'static> Cache<V> {
 
     /// Writes a loaded or store-read value into the in-process tier, if the flight it
     /// belongs to is still the key's (no `set`, `del` or `clear` came first) and no other
-    /// process changed the key since `generation` was read.
+    /// process changed the key since `seen` was read (the copy records `seen`'s listening
+    /// epoch; without `seen`, the current one).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fill(
         &self,
         full: &str,
         flight: Option<&Arc<Flight<V>>>,
-        generation: Option<u64>,
+        seen: Option<Seen>,
         value: V,
         size: u64,
         deadline: u64,
@@ -571,19 +595,34 @@ impl<V: Clone + 'static> Cache<V> {
             Some(f) => flight::detach(&mut map, full, f),
             None => !map.contains_key(full),
         };
-        let unchanged =
-            generation.is_none_or(|g| g == self.inner.memory.invalidations.generation(full));
+        let invalidations = &self.inner.memory.invalidations;
+        let unchanged = seen.is_none_or(|s| s.generation == invalidations.generation(full));
+        let epoch = seen.map_or_else(|| invalidations.epoch(), |s| s.epoch);
         let mut released = ReleasedEntries::new();
         if current && unchanged {
             released = self
                 .inner
                 .memory
-                .write(&map, full, value, size, deadline, born, now)
+                .write(&map, full, value, size, deadline, born, epoch, now)
                 .1;
         }
         drop(map);
         drop(released);
         self.after_write(now);
+    }
+
+    /// Removes the copy of `full` that the store no longer has, unless this process wrote
+    /// the key (or heard of a change) since `seen`.
+    pub(crate) fn drop_copy(&self, full: &str, seen: Seen) {
+        let now = self.now();
+        let map = self.inner.flights.lock(full);
+        let removed = if seen.generation == self.inner.memory.invalidations.generation(full) {
+            self.inner.memory.remove(&map, full, now)
+        } else {
+            None
+        };
+        drop(map);
+        drop(removed);
     }
 
     /// Ends a flight without writing (an error, a value not to keep).

@@ -32,6 +32,8 @@ use crate::host::Host;
 use crate::load::flight::{self, Flight, FlightId, Flights, Outcome};
 use crate::load::options::{LoadOptions, Ttl};
 use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
+use crate::memory::invalidations::Seen;
+use crate::memory::Found;
 use crate::pending::{Parker, Pending};
 use crate::store::tier::Tier;
 use crate::store::{LeaseState, StoreResult, KEY_PREFIX};
@@ -159,7 +161,7 @@ enum Reply {
     Counted {
         n: i64,
         fresh_until: u64,
-        generation: u64,
+        seen: Seen,
     },
     Ms(Option<f64>),
     Keys(Vec<String>),
@@ -231,6 +233,8 @@ enum Phase<V> {
     Leading {
         flight: Arc<Flight<V>>,
         lead: Lead<V>,
+        /// What the last store read issued saw first: every fill of this load checks it.
+        seen: Seen,
     },
 }
 
@@ -242,6 +246,9 @@ struct Load<V> {
     has_loader: bool,
     /// When this caller started waiting (for the load timeout).
     started: Instant,
+    /// An unverified copy (see `memory::invalidations`): answered if the store cannot be
+    /// asked.
+    fallback: Option<V>,
     phase: Phase<V>,
 }
 
@@ -253,8 +260,10 @@ enum State<V> {
     },
     Read {
         pending: Get,
-        generation: u64,
+        seen: Seen,
         max_age: Option<u64>,
+        /// An unverified copy: answered if the store cannot be asked.
+        fallback: Option<V>,
     },
     Load(Box<Load<V>>),
 }
@@ -492,7 +501,7 @@ impl<V: Clone + 'static> Op<V> {
         let clock = cache.clock().clone();
         let default_ttl = cache.inner.memory.expiry.resolve(None).unwrap_or(NEVER);
         let user_key = cache.user_key(full).to_string();
-        let generation = cache.inner.memory.invalidations.generation(full);
+        let seen = cache.inner.memory.invalidations.seen(full);
         Op::command(cache, full, Fallback::LocalIncr(by), move |s, key| {
             Box::pin(async move {
                 loop {
@@ -542,7 +551,7 @@ impl<V: Clone + 'static> Op<V> {
                         return Ok(Reply::Counted {
                             n,
                             fresh_until,
-                            generation,
+                            seen,
                         });
                     }
                 }
@@ -573,11 +582,16 @@ impl<V: Clone + 'static> Op<V> {
         if memory.expiry.sweep_due(now) {
             cache.housekeeping(now);
         }
-        if let Some(v) = memory.lookup(&full, now, max_age) {
-            return Ok(Lookup::Hit(v));
-        }
+        let fallback = match memory.lookup(&full, now, max_age) {
+            Found::Fresh(v) => return Ok(Lookup::Hit(v)),
+            Found::Unverified(v) => {
+                memory.counters.miss();
+                Some(v)
+            }
+            Found::Absent => None,
+        };
         if !has_loader {
-            return Ok(Op::read_store(cache, &full, max_age));
+            return Ok(Op::read_store(cache, &full, max_age, fallback));
         }
         Ok(Lookup::Pending(Op::with(
             cache,
@@ -589,18 +603,31 @@ impl<V: Clone + 'static> Op<V> {
                 within: opts.within.to_vec(),
                 has_loader,
                 started: Instant::now(),
+                fallback,
                 phase: Phase::Start,
             })),
         )))
     }
 
     /// The store read of a `get` without a loader whose in-process lookup missed (and was
-    /// counted): nothing without a store.
-    pub(crate) fn read_store(cache: &Cache<V>, full: &str, max_age: Option<u64>) -> Lookup<V> {
-        let Some(tier) = cache.inner.tier.as_ref() else {
-            return Lookup::Absent;
+    /// counted): nothing without a store. `fallback`, an unverified copy, is the answer
+    /// when the store cannot be asked.
+    pub(crate) fn read_store(
+        cache: &Cache<V>,
+        full: &str,
+        max_age: Option<u64>,
+        fallback: Option<V>,
+    ) -> Lookup<V> {
+        let tier = match cache.inner.tier.as_ref() {
+            Some(t) if t.available() || fallback.is_none() => t,
+            _ => {
+                return match fallback {
+                    Some(v) => Lookup::Hit(v),
+                    None => Lookup::Absent,
+                }
+            }
         };
-        let generation = cache.inner.memory.invalidations.generation(full);
+        let seen = cache.inner.memory.invalidations.seen(full);
         let skey = Tier::key(full);
         let pending = tier.call(move |s| Box::pin(async move { s.get(&skey).await }));
         Lookup::Pending(Op::with(
@@ -608,8 +635,9 @@ impl<V: Clone + 'static> Op<V> {
             full,
             State::Read {
                 pending,
-                generation,
+                seen,
                 max_age,
+                fallback,
             },
         ))
     }
@@ -678,7 +706,7 @@ impl<V: Clone + 'static> Op<V> {
             message: message.into(),
         };
         if let State::Load(l) = &mut self.state {
-            if let Phase::Leading { flight, lead } = &mut l.phase {
+            if let Phase::Leading { flight, lead, .. } = &mut l.phase {
                 let flight = flight.clone();
                 if let Lead::Loader { lease, .. } = lead {
                     if let Some(hold) = lease.take() {
@@ -720,8 +748,9 @@ impl<V: Clone + 'static> Op<V> {
                 },
                 State::Read {
                     pending,
-                    generation,
+                    seen,
                     max_age,
+                    fallback,
                 } => match pending.try_take() {
                     None => {
                         pending.park(waker);
@@ -731,13 +760,14 @@ impl<V: Clone + 'static> Op<V> {
                         return Step::Park(None);
                     }
                     Some(r) => {
-                        let (generation, max_age) = (*generation, *max_age);
+                        let (seen, max_age, fallback) = (*seen, *max_age, fallback.take());
+                        let failed = r.is_err();
                         let answer = match self.store_value(r, max_age, host, false) {
                             Some((v, size, deadline, born)) => {
                                 self.cache.fill(
                                     &self.full,
                                     None,
-                                    Some(generation),
+                                    Some(seen),
                                     v.clone(),
                                     size,
                                     deadline,
@@ -749,7 +779,22 @@ impl<V: Clone + 'static> Op<V> {
                                 };
                                 Answer::Value(v)
                             }
-                            None => Answer::Absent,
+                            None => match fallback {
+                                // The store cannot say: the copy here is the best answer.
+                                Some(v) if failed => {
+                                    self.served = Served {
+                                        status: Status::Hit,
+                                        source: Source::Memory,
+                                    };
+                                    Answer::Value(v)
+                                }
+                                // Gone from the store: the copy here is gone too.
+                                Some(_) => {
+                                    self.cache.drop_copy(&self.full, seen);
+                                    Answer::Absent
+                                }
+                                None => Answer::Absent,
+                            },
                         };
                         State::Answered(Some(Ok(answer)))
                     }
@@ -774,7 +819,7 @@ impl<V: Clone + 'static> Op<V> {
             Ok(Reply::Counted {
                 n,
                 fresh_until,
-                generation,
+                seen,
             }) => {
                 // This process keeps a copy of the count, as it would of any write of its own.
                 if let Ok(v) = host.integer(n) {
@@ -786,7 +831,7 @@ impl<V: Clone + 'static> Op<V> {
                             f => now.saturating_add(f.saturating_sub(epoch)),
                         };
                         self.cache
-                            .fill(&self.full, None, Some(generation), v, size, deadline, now);
+                            .fill(&self.full, None, Some(seen), v, size, deadline, now);
                     }
                 }
                 Ok(Answer::Int(n))
@@ -943,10 +988,24 @@ impl<V: Clone + 'static> Op<V> {
                 return None;
             }
         }
+        let available = cache.inner.tier.as_ref().is_some_and(|t| t.available());
+        if !available {
+            if let Some(v) = load.fallback.take() {
+                // An unverified copy, and no store to check it against: the best answer.
+                drop(map);
+                self.state = State::Answered(None);
+                self.served = Served {
+                    status: Status::Hit,
+                    source: Source::Memory,
+                };
+                return Some(Answer::Value(v));
+            }
+        }
         let flight = Flights::start(&mut map, &self.full, &user_key);
         drop(map);
+        let seen = cache.inner.memory.invalidations.seen(&self.full);
         let lead = match &cache.inner.tier {
-            Some(tier) if tier.available() => {
+            Some(tier) if available => {
                 let key = Tier::key(&self.full);
                 Lead::StoreRead(tier.call(move |s| Box::pin(async move { s.get(&key).await })))
             }
@@ -958,7 +1017,7 @@ impl<V: Clone + 'static> Op<V> {
                 result: None,
             },
         };
-        load.phase = Phase::Leading { flight, lead };
+        load.phase = Phase::Leading { flight, lead, seen };
         None
     }
 
@@ -968,7 +1027,7 @@ impl<V: Clone + 'static> Op<V> {
         };
         let max_age = load.max_age;
         let timeout_at = load.timeout.map(|t| load.started + t);
-        let Phase::Leading { flight, lead } = &mut load.phase else {
+        let Phase::Leading { flight, lead, .. } = &mut load.phase else {
             unreachable!()
         };
         let flight = flight.clone();
@@ -986,6 +1045,21 @@ impl<V: Clone + 'static> Op<V> {
                 ));
                 if let Some(found) = self.store_value(r, max_age, host, false) {
                     return Some(self.lead_done_from_store(&flight, found, Status::Hit));
+                }
+                if let Some(v) = self.take_fallback() {
+                    if failed {
+                        // The store cannot say: the unverified copy here is the answer.
+                        self.cache.end_flight(&self.full, &flight);
+                        flight.publish(Outcome::Value(v.clone()));
+                        self.state = State::Answered(None);
+                        self.served = Served {
+                            status: Status::Hit,
+                            source: Source::Memory,
+                        };
+                        return Some(Step::Done(Ok(Answer::Value(v))));
+                    }
+                    // Gone from the store (or not this version's): so is the copy here.
+                    self.cache.drop_copy(&self.full, self.seen());
                 }
                 let next = if failed || foreign {
                     Lead::Loader {
@@ -1009,10 +1083,7 @@ impl<V: Clone + 'static> Op<V> {
                 let next = match r {
                     Ok(LeaseState::Acquired) => {
                         let hold = self.hold_lease(token);
-                        let key = Tier::key(&self.full);
-                        let pending = self
-                            .tier()
-                            .call(move |s| Box::pin(async move { s.get(&key).await }));
+                        let pending = self.read_key();
                         Lead::Reread {
                             lease: hold,
                             pending,
@@ -1167,10 +1238,11 @@ impl<V: Clone + 'static> Op<V> {
                 // it is not kept, here either. A store failure: kept here.
                 if !matches!(r, Ok(false)) {
                     let now = self.cache.now();
+                    let seen = self.seen();
                     self.cache.fill(
                         &self.full,
                         Some(&flight),
-                        None,
+                        Some(seen),
                         value.clone(),
                         size,
                         deadline,
@@ -1263,16 +1335,48 @@ impl<V: Clone + 'static> Op<V> {
 
     /// Waits for another process's load: watch first, then read, so that no announcement
     /// between the two is missed.
-    fn watch_remote(&self, lease_until: Instant) -> Lead<V> {
-        let tier = self.tier();
+    fn watch_remote(&mut self, lease_until: Instant) -> Lead<V> {
         let key = Tier::key(&self.full);
         let left = lease_until.saturating_duration_since(Instant::now());
-        let watch = tier.watch(&key, left.min(REMOTE_POLL).max(Duration::from_millis(1)));
-        let read = tier.call(move |s| Box::pin(async move { s.get(&key).await }));
+        let watch = self
+            .tier()
+            .watch(&key, left.min(REMOTE_POLL).max(Duration::from_millis(1)));
+        let read = self.read_key();
         Lead::Remote {
             watch,
             read: Some(read),
             lease_until,
+        }
+    }
+
+    /// Issues a store read of the key, noting first what a fill from it must check.
+    fn read_key(&mut self) -> Get {
+        let now = self.cache.inner.memory.invalidations.seen(&self.full);
+        if let State::Load(l) = &mut self.state {
+            if let Phase::Leading { seen, .. } = &mut l.phase {
+                *seen = now;
+            }
+        }
+        let key = Tier::key(&self.full);
+        self.tier()
+            .call(move |s| Box::pin(async move { s.get(&key).await }))
+    }
+
+    /// What the last store read of this load saw first.
+    fn seen(&self) -> Seen {
+        match &self.state {
+            State::Load(l) => match &l.phase {
+                Phase::Leading { seen, .. } => *seen,
+                _ => unreachable!(),
+            },
+            _ => unreachable!(),
+        }
+    }
+
+    fn take_fallback(&mut self) -> Option<V> {
+        match &mut self.state {
+            State::Load(l) => l.fallback.take(),
+            _ => None,
         }
     }
 
@@ -1282,10 +1386,11 @@ impl<V: Clone + 'static> Op<V> {
         (v, size, deadline, born): (V, u64, u64, u64),
         status: Status,
     ) -> Step<V> {
+        let seen = self.seen();
         self.cache.fill(
             &self.full,
             Some(flight),
-            None,
+            Some(seen),
             v.clone(),
             size,
             deadline,
@@ -1370,10 +1475,11 @@ impl<V: Clone + 'static> Op<V> {
         let Some(hold) = lease else {
             // No store, or it failed: this process keeps the value.
             let _ = write_store;
+            let seen = self.seen();
             self.cache.fill(
                 &self.full,
                 Some(flight),
-                None,
+                Some(seen),
                 v.clone(),
                 size,
                 deadline,
@@ -1589,7 +1695,7 @@ impl<V: Clone + 'static> Drop for Op<V> {
     fn drop(&mut self) {
         // A load abandoned while leading: its waiters take it over instead of failing.
         if let State::Load(l) = &mut self.state {
-            if let Phase::Leading { flight, lead } = &mut l.phase {
+            if let Phase::Leading { flight, lead, .. } = &mut l.phase {
                 if let Lead::Loader { counted: true, .. } = lead {
                     self.cache.inner.memory.counters.load_error();
                 }

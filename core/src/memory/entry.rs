@@ -17,6 +17,8 @@ pub(crate) struct Entry<V> {
     pub deadline: u64,
     /// The value's size in bytes, as the caller measured it.
     pub size: u64,
+    /// The listening epoch the value was read or written in (see `invalidations`).
+    pub epoch: u32,
 }
 
 impl<V> Entry<V> {

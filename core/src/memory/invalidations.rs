@@ -4,9 +4,14 @@
 //! be a host value). It bumps the key's generation at once, so that a fill from an older
 //! store read cannot put the old value back, queues the key, and pokes the expiry schedule
 //! so that the next call on a host thread removes the queued copies before it answers.
+//!
+//! Announcements can be lost (a Redis subscription that drops). While they may be, no copy
+//! is trusted on its own: each records the listening epoch it was read in, and a copy is
+//! answered without a store read only when that epoch is the current one and announcements
+//! are arriving. A copy read before or during a gap is checked once against the store.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Acquire, Ordering::SeqCst};
 
 use parking_lot::Mutex;
 
@@ -20,7 +25,18 @@ pub(crate) struct Invalidations {
     all_epoch: AtomicU64,
     queue: Mutex<Vec<Box<str>>>,
     all: AtomicBool,
+    /// Bumped when announcements stop and when they resume: even while they arrive (or
+    /// for a store that cannot lose them), odd while they may be lost.
+    listen: AtomicU32,
     hasher: quick_cache::DefaultHashBuilder,
+}
+
+/// A key's generation and the listening epoch, read before a store read: the fill that
+/// follows lands only if the generation is unchanged, and is trusted only in that epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub generation: u64,
+    pub epoch: u32,
 }
 
 impl Default for Invalidations {
@@ -30,6 +46,7 @@ impl Default for Invalidations {
             all_epoch: AtomicU64::new(0),
             queue: Mutex::new(Vec::new()),
             all: AtomicBool::new(false),
+            listen: AtomicU32::new(0),
             hasher: Default::default(),
         }
     }
@@ -45,6 +62,42 @@ impl Invalidations {
         self.slot(full)
             .load(SeqCst)
             .wrapping_add(self.all_epoch.load(SeqCst) << 32)
+    }
+
+    /// What a fill must check: the key's generation and the listening epoch, now.
+    pub fn seen(&self, full: &str) -> Seen {
+        Seen {
+            generation: self.generation(full),
+            epoch: self.epoch(),
+        }
+    }
+
+    /// The listening epoch a copy made now records.
+    #[inline]
+    pub fn epoch(&self) -> u32 {
+        self.listen.load(Acquire)
+    }
+
+    /// Whether a copy recorded in `epoch` may be answered without asking the store.
+    #[inline]
+    pub fn trusted(&self, epoch: u32) -> bool {
+        let now = self.listen.load(Acquire);
+        now == epoch && now & 1 == 0
+    }
+
+    /// Announcements stopped (`false`) or resumed (`true`): every copy made before is
+    /// checked against the store on its next read.
+    pub fn listening(&self, up: bool) {
+        let mut e = self.listen.load(SeqCst);
+        while (e & 1 == 0) != up {
+            match self
+                .listen
+                .compare_exchange(e, e.wrapping_add(1), SeqCst, SeqCst)
+            {
+                Ok(_) => return,
+                Err(now) => e = now,
+            }
+        }
     }
 
     /// A write of this process: fills that read the store before it must not land.

@@ -27,6 +27,17 @@ use entry::{Entry, EntryWeighter, Key, Released, ReleasedEntries};
 use expiry::{Expiry, NEVER};
 use invalidations::Invalidations;
 
+/// What the in-process tier holds for a key.
+pub(crate) enum Found<V> {
+    /// A fresh copy that may be answered as it is (counted as a hit).
+    Fresh(V),
+    /// A fresh copy made while changes of other processes may have gone unannounced: ask
+    /// the store first, answer this copy if the store cannot (counted by the caller).
+    Unverified(V),
+    /// Nothing fresh (counted as a miss).
+    Absent,
+}
+
 type EntryMap<V> = Map<Key, Entry<V>, EntryWeighter, DefaultHashBuilder, Released>;
 
 pub(crate) struct Memory<V> {
@@ -64,25 +75,30 @@ impl<V: Clone> Memory<V> {
         })
     }
 
-    /// The live value of `full`, counting one hit or one miss. This is the hit path (the
-    /// caller checks `expiry.sweep_due` for housekeeping).
+    /// The fresh value of `full`, counting one hit or one miss (an unverified copy counts
+    /// nothing). This is the hit path (the caller checks `expiry.sweep_due` for
+    /// housekeeping).
     #[inline]
-    pub fn lookup(&self, full: &str, now: u64, max_age: Option<u64>) -> Option<V> {
+    pub fn lookup(&self, full: &str, now: u64, max_age: Option<u64>) -> Found<V> {
         match self.map.get(full) {
             Some(e) if e.fresh(now, max_age) => {
-                self.counters.hit();
-                Some(e.value)
+                if self.invalidations.trusted(e.epoch) {
+                    self.counters.hit();
+                    Found::Fresh(e.value)
+                } else {
+                    Found::Unverified(e.value)
+                }
             }
             Some(e) => {
                 self.counters.miss();
                 if !e.live(now) {
                     self.remove_expired(full, now);
                 }
-                None
+                Found::Absent
             }
             None => {
                 self.counters.miss();
-                None
+                Found::Absent
             }
         }
     }
@@ -92,8 +108,12 @@ impl<V: Clone> Memory<V> {
         self.map.peek(full).filter(|e| e.live(now))
     }
 
+    /// The fresh entry of `full` that may be answered without asking the store, counting
+    /// nothing.
     pub fn peek_fresh(&self, full: &str, now: u64, max_age: Option<u64>) -> Option<Entry<V>> {
-        self.map.peek(full).filter(|e| e.fresh(now, max_age))
+        self.map
+            .peek(full)
+            .filter(|e| e.fresh(now, max_age) && self.invalidations.trusted(e.epoch))
     }
 
     #[cold]
@@ -121,6 +141,7 @@ impl<V: Clone> Memory<V> {
         size: u64,
         deadline: u64,
         born: u64,
+        epoch: u32,
         now: u64,
     ) -> (bool, ReleasedEntries<V>) {
         let key_bytes = full.len() as u64;
@@ -150,6 +171,7 @@ impl<V: Clone> Memory<V> {
                 born,
                 deadline,
                 size,
+                epoch,
             },
             &mut released,
         );

@@ -26,6 +26,10 @@ struct Shared {
     subscribers: Vec<(u64, Arc<dyn InvalidationSink>)>,
     /// A fault every call fails with, for tests of a store that is down.
     fault: Option<StoreErrorKind>,
+    /// Announcements are lost (as when a Redis subscription drops), for tests.
+    deaf: bool,
+    /// How long a read's answer takes to come back after the read, for tests of races.
+    read_delay: Option<Duration>,
 }
 
 static NAMED: Mutex<Vec<(String, Weak<Mutex<Shared>>)>> = Mutex::new(Vec::new());
@@ -49,6 +53,27 @@ fn shared(name: &str) -> Arc<Mutex<Shared>> {
 /// Makes every call to the store `name` fail (`Some`) or work again (`None`), for tests.
 pub fn set_fault(name: &str, fault: Option<StoreErrorKind>) {
     shared(name).lock().unwrap_or_else(|p| p.into_inner()).fault = fault;
+}
+
+/// Delays every read's answer of the store `name` (the value is read at once), for tests
+/// of what happens between a read and its answer.
+pub fn set_read_delay(name: &str, delay: Option<Duration>) {
+    shared(name).lock().unwrap_or_else(|p| p.into_inner()).read_delay = delay;
+}
+
+/// Makes the announcements of the store `name` lost (`true`), as a dropped subscription
+/// would, or delivered again (`false`); every cache on it is told, as a store tells its
+/// caches when its subscription drops and comes back. For tests.
+pub fn set_deaf(name: &str, deaf: bool) {
+    let shared = shared(name);
+    let sinks: Vec<_> = {
+        let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+        s.deaf = deaf;
+        s.subscribers.iter().map(|(_, k)| k.clone()).collect()
+    };
+    for sink in sinks {
+        sink.listening(!deaf);
+    }
 }
 
 pub(crate) fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>> {
@@ -104,6 +129,9 @@ impl MemoryStore {
                 w.complete(());
             }
         }
+        if s.deaf {
+            return;
+        }
         for (o, sink) in &s.subscribers {
             if *o != self.origin {
                 sink.changed(key);
@@ -129,7 +157,14 @@ impl Store for MemoryStore {
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<Vec<u8>>>> {
-        ready(self.with(|s| s.entries.get(key).cloned()))
+        let read = self.with(|s| (s.entries.get(key).cloned(), s.read_delay));
+        Box::pin(async move {
+            let (found, delay) = read?;
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            Ok(found)
+        })
     }
 
     fn set<'a>(
@@ -305,10 +340,12 @@ impl Store for MemoryStore {
     }
 
     fn subscribe(&self, sink: Arc<dyn InvalidationSink>) {
-        self.shared
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .subscribers
-            .push((self.origin, sink));
+        let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        s.subscribers.push((self.origin, sink.clone()));
+        let deaf = s.deaf;
+        drop(s);
+        if deaf {
+            sink.listening(false);
+        }
     }
 }

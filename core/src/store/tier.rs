@@ -271,4 +271,8 @@ impl InvalidationSink for Sink {
         self.invalidations.changed_all();
         self.expiry.poke();
     }
+
+    fn listening(&self, up: bool) {
+        self.invalidations.listening(up);
+    }
 }

@@ -17,7 +17,6 @@
 //!   by the core on its clock.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -178,7 +177,8 @@ struct Shared {
     origin: String,
     clock: Clock,
     waiters: Waiters,
-    listening: AtomicBool,
+    /// How often the subscription is checked (half of `l1_staleness_ms`).
+    beat: Duration,
 }
 
 pub struct RedisStore {
@@ -281,7 +281,7 @@ impl RedisStore {
                 origin: random_origin(),
                 clock: settings.clock.clone(),
                 waiters: Mutex::new(HashMap::new()),
-                listening: AtomicBool::new(false),
+                beat: Duration::from_millis((settings.l1_staleness_ms / 2).clamp(10, 5_000)),
             }),
         })
     }
@@ -612,8 +612,11 @@ impl Store for RedisStore {
     }
 
     fn subscribe(&self, sink: Arc<dyn InvalidationSink>) {
+        // Until the subscription is up, changes of other processes go unannounced.
+        sink.listening(false);
         let weak = Arc::downgrade(&self.shared);
-        flightcache::store::spawn_background(listen(weak, sink));
+        let beat = self.shared.beat;
+        flightcache::store::spawn_background(listen(weak, sink, beat));
     }
 }
 
@@ -639,8 +642,11 @@ async fn scan(c: &mut ConnectionManager, pattern: &str) -> StoreResult<Vec<Strin
 }
 
 /// Reads the change channel until the store is dropped, redialling with backoff when the
-/// subscription drops; tells the cache when it stops and starts listening.
-async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>) {
+/// subscription drops; tells the cache when it stops and starts listening. A subscription
+/// can also die silently (a peer that froze, a connection a middlebox forgot): a PING on it
+/// every `beat` that is not answered within `beat` counts as a drop, so no copy is trusted
+/// for longer than about two beats after announcements stop.
+async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>, beat: Duration) {
     let mut backoff = Duration::from_millis(50);
     loop {
         let Some(s) = store.upgrade() else {
@@ -656,28 +662,35 @@ async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>) {
         let ps = match tokio::time::timeout(Duration::from_secs(2), pubsub).await {
             Ok(Ok(ps)) => ps,
             _ => {
+                if store.strong_count() == 0 {
+                    return;
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 continue;
             }
         };
         backoff = Duration::from_millis(50);
-        if let Some(s) = store.upgrade() {
-            s.listening.store(true, Ordering::SeqCst);
-            sink.listening(true);
-        }
-        let mut stream = ps.into_on_message();
+        sink.listening(true);
+        let (mut pinger, mut stream) = ps.split();
+        let mut next_beat = tokio::time::Instant::now() + beat;
         loop {
-            // A quiet channel is fine; the check lets a dropped store end this task.
-            let msg = match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(_) => {
+            let msg = tokio::select! {
+                m = stream.next() => m,
+                _ = tokio::time::sleep_until(next_beat) => {
                     if store.strong_count() == 0 {
                         return;
                     }
+                    let pong = tokio::time::timeout(beat, pinger.ping::<redis::Value>()).await;
+                    if !matches!(pong, Ok(Ok(_))) {
+                        break;
+                    }
+                    next_beat = tokio::time::Instant::now() + beat;
                     continue;
                 }
+            };
+            let Some(msg) = msg else {
+                break;
             };
             let Some(s) = store.upgrade() else {
                 return;
@@ -688,8 +701,7 @@ async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>) {
             let Some((origin, key)) = text.split_once(':') else {
                 continue;
             };
-            if let Some(prefix) = key.strip_prefix('*') {
-                let _ = prefix;
+            if key.starts_with('*') {
                 if origin != s.origin {
                     sink.changed_all();
                 }
@@ -702,9 +714,8 @@ async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>) {
             s.wake(key);
         }
         // The subscription dropped: announcements may be lost until it is back.
+        sink.listening(false);
         if let Some(s) = store.upgrade() {
-            s.listening.store(false, Ordering::SeqCst);
-            sink.listening(false);
             s.wake_all();
         }
     }

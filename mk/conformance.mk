@@ -10,12 +10,17 @@ conformance: conformance-rust conformance-python conformance-node conformance-st
 	@echo "conformance: the Rust, Python and Node runners agree on every scenario"
 
 # The same scenarios with a shared store behind every cache (scenarios marked
-# in_process_only are reported as skipped, with their reason).
+# in_process_only are reported as skipped, with their reason): memory://, SQLite, and a Redis
+# server started for each runner (tests/stores/redis_server.py).
 conformance-stores: python-build node-build conformance-node-link
 	CONFORMANCE_STORE=memory cargo test -p flightcache --release --test conformance
 	CONFORMANCE_STORE=sqlite cargo test -p flightcache --release --test conformance
 	CONFORMANCE_STORE=sqlite $(PY) -m pytest -q -p no:cacheprovider tests/python
 	CONFORMANCE_STORE=sqlite node --test tests/node/
+	$(MAKE) --no-print-directory redis-server-installed
+	python3 tests/stores/redis_server.py -- cargo test -p flightcache --release --test conformance
+	python3 tests/stores/redis_server.py -- $(PY) -m pytest -q -p no:cacheprovider tests/python
+	python3 tests/stores/redis_server.py -- node --test tests/node/
 
 conformance-rust:
 	cargo test -p flightcache --release --test conformance

@@ -4,7 +4,7 @@
         python-demo python-bench
 
 PY_PKG := $(ROOT)/bindings-python
-PY_TOOLS := maturin pytest pytest-timeout mypy
+PY_TOOLS := maturin pytest pytest-timeout mypy trustme
 PY_BENCH_TOOLS := cachebox moka-py cachetools
 # A second, throw-away virtualenv for the "pip install ./bindings-python" check.
 PY_FRESH := $(ROOT)/target/py-fresh-venv

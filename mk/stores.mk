@@ -1,9 +1,25 @@
-# Shared stores across processes: Python and Node processes on one SQLite file (tests/stores),
-# each process started and waited for (or killed) by the test.
-.PHONY: store-test
+# Shared stores across processes: Python and Node processes on one SQLite file and on Redis
+# servers the tests start (tests/stores), each process started and waited for (or killed)
+# by the test.
+.PHONY: store-test redis-server-installed
 
-store-test: python-build node-build
+store-test: python-build node-build redis-server-installed
 	cd $(ROOT)/tests/stores && $(PY) -m pytest -q -p no:cacheprovider -s .
+
+# The Redis tests start their own servers: the Debian package redis-server provides the
+# binary. Installed when missing (as root, or with sudo that needs no password); a machine
+# where that is impossible fails here, saying so, and skips nothing.
+redis-server-installed:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "make test: redis-server is missing; installing the Debian package redis-server"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "make test: redis-server is missing and cannot be installed here (not root, no sudo): install the Debian package redis-server" >&2; exit 1; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >/dev/null; } || \
+	  { echo "make test: installing redis-server failed: install the Debian package redis-server" >&2; exit 1; }; \
+	  command -v redis-server >/dev/null 2>&1 || { echo "make test: redis-server is still missing after apt-get" >&2; exit 1; }; }
+	@echo "redis-server: $$(redis-server --version | cut -d' ' -f3)"
 
 # make demo: Python and Node handler processes share one SQLite file; a restart finds it.
 .PHONY: store-demo

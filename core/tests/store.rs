@@ -406,8 +406,16 @@ fn a_copy_made_while_announcements_may_be_lost_is_checked_against_the_store() {
     flightcache::store::memory::set_deaf(&name, true);
     a.set("k", s("new"), None).unwrap();
     a.del("gone").wait_bool().unwrap();
-    assert_eq!(read(&b, "k").as_deref(), Some("new"), "checked, not trusted");
-    assert_eq!(read(&b, "gone"), None, "removed elsewhere: removed here too");
+    assert_eq!(
+        read(&b, "k").as_deref(),
+        Some("new"),
+        "checked, not trusted"
+    );
+    assert_eq!(
+        read(&b, "gone"),
+        None,
+        "removed elsewhere: removed here too"
+    );
     assert_eq!(b.get("gone"), None, "and the copy is gone");
     assert_eq!(
         b.get_or_load("k", &LoadOptions::default(), || Ok(s("never")))
@@ -416,7 +424,10 @@ fn a_copy_made_while_announcements_may_be_lost_is_checked_against_the_store() {
     );
     let during = store_reads(&b);
     assert_eq!(read(&b, "k").as_deref(), Some("new"));
-    assert!(store_reads(&b) > during, "every read asks the store while deaf");
+    assert!(
+        store_reads(&b) > during,
+        "every read asks the store while deaf"
+    );
 
     // Back: a copy read during the gap is checked once more, then trusted again.
     flightcache::store::memory::set_deaf(&name, false);

@@ -373,10 +373,10 @@ impl<V: Clone + 'static> Cache<V> {
         let mut map = self.inner.flights.lock(&full);
         flight::supersede(&mut map, &full);
         self.inner.memory.invalidations.bump(&full);
-        let (stored, released) = self
-            .inner
-            .memory
-            .write(&map, &full, value, size, deadline, now, self.epoch(), now);
+        let (stored, released) =
+            self.inner
+                .memory
+                .write(&map, &full, value, size, deadline, now, self.epoch(), now);
         drop(map);
         drop(released);
         self.after_write(now);
@@ -522,10 +522,10 @@ impl<V: Clone + 'static> Cache<V> {
         let v = host.integer(n)?;
         let size = host.size_of(&v)?;
         flight::supersede(&mut map, full);
-        let (_, released) = self
-            .inner
-            .memory
-            .write(&map, full, v, size, deadline, now, self.epoch(), now);
+        let (_, released) =
+            self.inner
+                .memory
+                .write(&map, full, v, size, deadline, now, self.epoch(), now);
         drop(map);
         drop(released);
         Ok(n)

@@ -877,8 +877,14 @@ impl<V: Clone + 'static> Op<V> {
         waiting: bool,
     ) -> Option<(V, u64, u64, u64)> {
         let counters = &self.cache.inner.memory.counters;
-        let bytes = r.ok()??;
-        let env = Envelope::decode(&bytes).ok()?;
+        let Some(bytes) = r.ok()? else {
+            counters.store_miss();
+            return None;
+        };
+        let Ok(env) = Envelope::decode(&bytes) else {
+            counters.store_miss();
+            return None;
+        };
         let epoch = self.cache.clock().epoch_ms();
         let usable = match &env.body {
             Body::Value(_) => {
@@ -1107,6 +1113,7 @@ impl<V: Clone + 'static> Op<V> {
                 let Some(r) = poll(pending, waker) else {
                     return Some(Step::Park(None));
                 };
+                let failed = r.is_err();
                 let found = self.store_value(r, max_age, host, false);
                 let Lead::Reread { lease, .. } = self.take_lead() else {
                     unreachable!()
@@ -1115,8 +1122,16 @@ impl<V: Clone + 'static> Op<V> {
                     self.release_lease(lease, None);
                     return Some(self.lead_done_from_store(&flight, found, Status::Hit));
                 }
+                // A store that just failed is not asked again by this call: one store
+                // timeout at most, then the loader's value is kept here only.
+                let lease = if failed {
+                    self.release_lease(lease, None);
+                    None
+                } else {
+                    Some(lease)
+                };
                 self.set_lead(Lead::Loader {
-                    lease: Some(lease),
+                    lease,
                     write_store: true,
                     started: Instant::now(),
                     counted: false,

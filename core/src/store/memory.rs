@@ -58,7 +58,10 @@ pub fn set_fault(name: &str, fault: Option<StoreErrorKind>) {
 /// Delays every read's answer of the store `name` (the value is read at once), for tests
 /// of what happens between a read and its answer.
 pub fn set_read_delay(name: &str, delay: Option<Duration>) {
-    shared(name).lock().unwrap_or_else(|p| p.into_inner()).read_delay = delay;
+    shared(name)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .read_delay = delay;
 }
 
 /// Makes the announcements of the store `name` lost (`true`), as a dropped subscription

@@ -179,6 +179,7 @@ struct Shared {
     waiters: Waiters,
     /// How often the subscription is checked (half of `l1_staleness_ms`).
     beat: Duration,
+    timeout: Duration,
 }
 
 pub struct RedisStore {
@@ -282,6 +283,7 @@ impl RedisStore {
                 clock: settings.clock.clone(),
                 waiters: Mutex::new(HashMap::new()),
                 beat: Duration::from_millis((settings.l1_staleness_ms / 2).clamp(10, 5_000)),
+                timeout: settings.timeout,
             }),
         })
     }
@@ -616,7 +618,11 @@ impl Store for RedisStore {
         sink.listening(false);
         let weak = Arc::downgrade(&self.shared);
         let beat = self.shared.beat;
-        flightcache::store::spawn_background(listen(weak, sink, beat));
+        let (first, answered) = std::sync::mpsc::sync_channel(1);
+        flightcache::store::spawn_background(listen(weak, sink, beat, Some(first)));
+        // A cache whose subscription is up from the start trusts its first copies. Waiting
+        // for the first attempt costs a round trip, or at most the store timeout, once.
+        let _ = answered.recv_timeout(self.shared.timeout);
     }
 }
 
@@ -646,7 +652,12 @@ async fn scan(c: &mut ConnectionManager, pattern: &str) -> StoreResult<Vec<Strin
 /// can also die silently (a peer that froze, a connection a middlebox forgot): a PING on it
 /// every `beat` that is not answered within `beat` counts as a drop, so no copy is trusted
 /// for longer than about two beats after announcements stop.
-async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>, beat: Duration) {
+async fn listen(
+    store: Weak<Shared>,
+    sink: Arc<dyn InvalidationSink>,
+    beat: Duration,
+    mut first: Option<std::sync::mpsc::SyncSender<()>>,
+) {
     let mut backoff = Duration::from_millis(50);
     loop {
         let Some(s) = store.upgrade() else {
@@ -662,6 +673,9 @@ async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>, beat: Dura
         let ps = match tokio::time::timeout(Duration::from_secs(2), pubsub).await {
             Ok(Ok(ps)) => ps,
             _ => {
+                if let Some(f) = first.take() {
+                    let _ = f.try_send(());
+                }
                 if store.strong_count() == 0 {
                     return;
                 }
@@ -672,6 +686,9 @@ async fn listen(store: Weak<Shared>, sink: Arc<dyn InvalidationSink>, beat: Dura
         };
         backoff = Duration::from_millis(50);
         sink.listening(true);
+        if let Some(f) = first.take() {
+            let _ = f.try_send(());
+        }
         let (mut pinger, mut stream) = ps.split();
         let mut next_beat = tokio::time::Instant::now() + beat;
         loop {

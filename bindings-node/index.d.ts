@@ -6,7 +6,37 @@ export type Ttl<T = unknown> = number | ((value: T) => number)
 /** What a loader may be: a function returning the value or a Promise/thenable of it, or a Promise itself. */
 export type GetValue<T> = ((key: string) => T | PromiseLike<T>) | PromiseLike<T>
 
-export interface CacheOptions {
+/**
+ * The resilience options, per cache and per call (`get`, `getEntry`, `wrap`); a call's values
+ * override the cache's. Windows and the back-off run on the cache's clock; timeouts on real time.
+ */
+export interface PolicyOptions {
+  /** An expired value is kept this much longer (ms); within it a `get` with a loader gets it at once while one background refresh runs. */
+  staleTtl?: number
+  /** A failed load gives the expired value instead of the error within this window (ms); the error is counted. */
+  staleIfError?: number
+  /** With a stale value (within `staleIfError`), callers stop waiting for a slower loader after this many ms and get the stale value; the load goes on. */
+  softTimeout?: number
+  /** Callers stop waiting after this many ms (stale value if any, else `ERR_FLIGHTCACHE_TIMEOUT`); the load is abandoned: the next caller starts a new one. */
+  hardTimeout?: number
+  /** A fraction of the TTL in (0, 1]: a hit on an older value starts one background refresh (earlier by XFetch near expiry). */
+  refreshAhead?: number
+  /** After a failed load, callers within this many ms (default 1 000) get the stale value or the same error without a new loader call. */
+  failSafeBackoff?: number
+}
+
+/** How a value was served (`getEntry`): the "Cached" badge a platform shows. */
+export interface CacheEntry<T> {
+  value: T | undefined
+  status: 'hit' | 'stale' | 'miss' | 'loaded' | 'joined' | 'refreshing'
+  source: 'memory' | 'store' | 'loader'
+  /** How old the value is (ms); undefined without a value. */
+  ageMs: number | undefined
+  /** How long until it expires (ms; 0 for a stale value, Infinity for never); undefined without a value. */
+  remainingTtl: number | undefined
+}
+
+export interface CacheOptions extends PolicyOptions {
   /** At most this many entries (default 10 000). */
   maxEntries?: number
   /** At most this many bytes of keys plus values. */
@@ -46,7 +76,7 @@ export interface CacheOptions {
   storeMaxBytes?: number
 }
 
-export interface GetOptions<T> {
+export interface GetOptions<T> extends PolicyOptions {
   /** Loads the value when the key is absent or expired: one call per key however many callers wait. */
   getValue?: GetValue<T>
   /** TTL of a loaded value (ms, or a function of the value); the cache's default when absent. */
@@ -60,7 +90,7 @@ export interface SetOptions<T> {
   ttl?: Ttl<T>
 }
 
-export interface WrapOptions<A extends unknown[]> {
+export interface WrapOptions<A extends unknown[]> extends PolicyOptions {
   /** TTL of each result (ms, or a function of the result). */
   ttl?: Ttl
   /**
@@ -100,6 +130,12 @@ export interface Stats {
   storeErrors: number
   /** Calls answered by a load that ran in another process. */
   remoteLoadsJoined: number
+  /** Expired values served (stale-while-revalidate, fail-safe, soft timeout); counted as hits too. */
+  staleHits: number
+  /** Background refreshes that completed (stale-while-revalidate, refresh-ahead). */
+  refreshes: number
+  /** Background refreshes whose loader failed (counted in `loadErrors` too). */
+  refreshErrors: number
 }
 
 /** A clock for tests: starts at 0 and moves only by `advance`. */
@@ -124,6 +160,8 @@ export class Cache<V = any> {
   get<T extends V = V>(key: string, options: GetOptions<T> & { getValue: GetValue<T> }): Promise<T>
   get<T extends V = V>(key: string, options: GetOptions<T>): Promise<T | undefined>
   get<T extends V = V>(key: string, getValue: (key: string) => T | PromiseLike<T>): Promise<T>
+  /** `get`, answering the value with how it was served (the "Cached" badge). */
+  getEntry<T extends V = V>(key: string, options?: GetOptions<T>): Promise<CacheEntry<T>>
   /** Stores the value (Promise of whether it was stored). `undefined` deletes the key. */
   set(key: string, value: V | undefined, options?: SetOptions<V>): Promise<boolean>
   /** Removes the key (Promise of whether it had a live value). */

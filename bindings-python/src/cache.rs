@@ -671,20 +671,28 @@ impl Cache {
     }
 
     /// Decorator: caches a function's results by its arguments (sync or async).
-    #[pyo3(signature = (ttl=None, key=None))]
+    #[pyo3(signature = (ttl=None, key=None, **policy))]
     fn memoize(
         slf: &Bound<'_, Self>,
         ttl: Option<&Bound<'_, PyAny>>,
         key: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
+        // Checked now, so that a bad option fails at decoration time.
+        let options = convert::policy_options("memoize", policy)?;
+        slf.get().inner.check_policy(&options).py_err(py)?;
         if let Some(t) = ttl {
             // Checked now by the core's TTL rules, so a bad ttl fails at decoration time.
             if let Some(ms) = TtlArg::parse(Some(t))?.ttl.fixed() {
                 flightcache::parse_ttl("ttl", ms).py_err(py)?;
             }
         }
-        Ok(aio(py).memoize.bind(py).call1((slf, ttl, key))?.unbind())
+        Ok(aio(py)
+            .memoize
+            .bind(py)
+            .call1((slf, ttl, key, policy))?
+            .unbind())
     }
 
     /// The access token `name`: `fetch_token` runs once per lifetime (see flightcache._token).

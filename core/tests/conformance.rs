@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use flightcache::memo;
 use flightcache::value::size::{self, Shape, Walk};
 use flightcache::{
-    Cache, Config, Error, FlightId, Host, LoadOptions, LoaderError, Lookup, ManualClock, Op,
-    Parker, Stats, Step, Ttl, Value as Shared,
+    Answer, Cache, Config, EntryInfo, Error, FlightId, Host, LoadOptions, LoaderError, Lookup,
+    ManualClock, Op, Parker, PolicyOptions, Stats, Step, Ttl, Value as Shared,
 };
 use serde_json::{json, Map, Value};
 
@@ -23,6 +23,50 @@ use serde_json::{json, Map, Value};
 const SCENARIO_DEADLINE: Duration = Duration::from_secs(20);
 /// How long `start` waits for its callers to reach the cache.
 const SETTLE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a step marked `eventually` is retried until it holds (background work settles
+/// on its own).
+const EVENTUALLY_DEADLINE: Duration = Duration::from_secs(5);
+/// The resilience options: cache options, and per-call options of get / get_entry / start.
+const POLICY: [&str; 6] = [
+    "stale_ttl",
+    "stale_if_error",
+    "soft_timeout",
+    "hard_timeout",
+    "refresh_ahead",
+    "fail_safe_backoff",
+];
+
+/// The resilience options named in a scenario's options or step.
+fn policy_of(o: &Value) -> Result<PolicyOptions, String> {
+    let get = |k: &str| o.get(k).map(number_arg).transpose();
+    Ok(PolicyOptions {
+        stale_ttl: get("stale_ttl")?,
+        stale_if_error: get("stale_if_error")?,
+        soft_timeout: get("soft_timeout")?,
+        hard_timeout: get("hard_timeout")?,
+        refresh_ahead: get("refresh_ahead")?,
+        fail_safe_backoff: get("fail_safe_backoff")?,
+    })
+}
+
+fn ms_json(ms: Option<f64>) -> Value {
+    match ms {
+        None => json!({"$absent": true}),
+        Some(t) if t.is_infinite() => json!({"$inf": 1}),
+        Some(t) => json!(t),
+    }
+}
+
+/// `get_entry`'s answer in the scenarios' words.
+fn entry_json(value: Value, info: EntryInfo) -> Value {
+    json!({
+        "value": value,
+        "status": info.status.name(),
+        "source": info.source.name(),
+        "age_ms": ms_json(info.age_ms),
+        "remaining_ttl": ms_json(info.remaining_ttl),
+    })
+}
 
 // ------------------------------------------------------------------------------ values
 
@@ -266,6 +310,7 @@ struct LoadSpec {
     max_age: Option<f64>,
     asynchronous: bool,
     host: RunnerHost,
+    policy: PolicyOptions,
 }
 
 impl LoadSpec {
@@ -278,6 +323,7 @@ impl LoadSpec {
             },
             max_age: self.max_age,
             within,
+            policy: self.policy,
             ..Default::default()
         }
     }
@@ -322,17 +368,66 @@ fn run_sync_loader(cache: &C, key: &str, loader: &Loader) -> Result<Val, LoaderE
 /// run the loader when told (marked as the flight's loader on this thread), park when
 /// told.
 fn load_blocking(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outcome {
-    let mut host = spec.host.clone();
-    let mut op = match cache.load(key, &spec.options(&[]))? {
+    let op = match cache.load(key, &spec.options(&[]))? {
         Lookup::Hit(v) => return Ok(v),
         Lookup::Absent => unreachable!("a load always answers"),
         Lookup::Pending(op) => op,
     };
+    drive_blocking(cache, key, spec, loader, op)?.into_value()
+}
+
+/// `get_entry`: the load (or lookup, without a loader) as an operation, driven on this
+/// thread; the answer with how it was served.
+fn entry_blocking(
+    cache: &C,
+    key: &str,
+    spec: &LoadSpec,
+    loader: Option<&Loader>,
+) -> Result<Value, Error> {
+    let op = cache.load_entry(key, &spec.options(&[]), loader.is_some())?;
+    let none = Loader::Fail("get_entry without a loader ran a loader".into());
+    let mut info = None;
+    let a = drive_blocking_with(cache, key, spec, loader.unwrap_or(&none), op, &mut info)?;
+    let value = match a {
+        Answer::Value(v) => (*v.0).clone(),
+        _ => json!({"$absent": true}),
+    };
+    Ok(entry_json(
+        value,
+        info.expect("a finished operation reports how it served"),
+    ))
+}
+
+fn drive_blocking(
+    cache: &C,
+    key: &str,
+    spec: &LoadSpec,
+    loader: &Loader,
+    op: Op<Val>,
+) -> Result<Answer<Val>, Error> {
+    drive_blocking_with(cache, key, spec, loader, op, &mut None)
+}
+
+/// Steps `op` to its answer as a blocking binding does: runs the loader when told (marked
+/// as the flight's loader on this thread), parks when told, hands background work to a
+/// thread of its own.
+fn drive_blocking_with(
+    cache: &C,
+    key: &str,
+    spec: &LoadSpec,
+    loader: &Loader,
+    mut op: Op<Val>,
+    info: &mut Option<EntryInfo>,
+) -> Result<Answer<Val>, Error> {
+    let mut host = spec.host.clone();
     let parker = Parker::new();
     let waker = parker.waker();
     loop {
         match op.step(&mut host, &waker) {
-            Step::Done(a) => return a?.into_value(),
+            Step::Done(a) => {
+                *info = Some(op.entry_info());
+                return a;
+            }
             Step::RunLoader => {
                 let r = op.run_loader(|| run_sync_loader(cache, key, loader));
                 op.loaded(r);
@@ -539,7 +634,7 @@ fn config(options: &Value, clock: &ManualClock) -> Result<Config, String> {
     ];
     if let Some(k) = o
         .keys()
-        .find(|k| !known.contains(&k.as_str()) && *k != "size_of")
+        .find(|k| !known.contains(&k.as_str()) && !POLICY.contains(&k.as_str()) && *k != "size_of")
     {
         return Err(format!("unknown option {k:?}"));
     }
@@ -561,6 +656,7 @@ fn config(options: &Value, clock: &ManualClock) -> Result<Config, String> {
     }
     c.max_ttl = o.get("max_ttl").map(number_arg).transpose()?;
     c.load_timeout = o.get("load_timeout").map(number_arg).transpose()?;
+    c.policy = policy_of(options)?;
     Ok(c)
 }
 
@@ -568,7 +664,8 @@ fn stats_json(s: &Stats) -> Value {
     json!({
         "hits": s.hits, "misses": s.misses, "loads": s.loads, "load_errors": s.load_errors,
         "evictions": s.evictions, "expirations": s.expirations, "rejected": s.rejected,
-        "entries": s.entries, "bytes": s.bytes,
+        "entries": s.entries, "bytes": s.bytes, "stale_hits": s.stale_hits,
+        "refreshes": s.refreshes, "refresh_errors": s.refresh_errors,
     })
 }
 
@@ -672,6 +769,7 @@ impl Runner {
                 size_of: self.size_of,
                 ttl_of,
             },
+            policy: policy_of(step)?,
         })
     }
 
@@ -734,6 +832,24 @@ impl Runner {
         let out = |r: Result<Value, Error>| r.map_err(|e| kind_of(&e));
         let opt_val = |v: Option<Val>| v.map_or(absent.clone(), |v| (*v.0).clone());
         Ok(match op {
+            "sleep" => {
+                let ms = step
+                    .get("ms")
+                    .and_then(Value::as_u64)
+                    .ok_or("sleep needs ms")?;
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(Value::Null)
+            }
+            "get_entry" => {
+                let key = key_arg(step)?;
+                let c = match self.target(step) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Err(kind_of(&e))),
+                };
+                let loader = step.get("load").map(|l| self.loader(l)).transpose()?;
+                let spec = self.load_spec(step)?;
+                out(entry_blocking(&c, &key, &spec, loader.as_ref()))
+            }
             "get" => {
                 let key = key_arg(step)?;
                 let c = match self.target(step) {
@@ -1084,7 +1200,7 @@ fn check(step: &Value, got: &Result<Value, String>) -> Result<(), String> {
                 ))
             }
         };
-        let ok = if op == "stats" {
+        let ok = if op == "stats" || op == "get_entry" {
             let o = expect.as_object().ok_or("stats expects an object")?;
             o.iter().all(|(k, e)| v.get(k).is_some_and(|g| same(e, g)))
         } else if is_absent(expect) {
@@ -1148,6 +1264,13 @@ const STEP_FIELDS: &[&str] = &[
     "at_least",
     "identical",
     "inner_error",
+    "eventually",
+    "stale_ttl",
+    "stale_if_error",
+    "soft_timeout",
+    "hard_timeout",
+    "refresh_ahead",
+    "fail_safe_backoff",
 ];
 
 fn run_steps(r: &mut Runner, steps: &[Value], path: &str) -> Result<(), String> {
@@ -1177,12 +1300,26 @@ fn run_steps(r: &mut Runner, steps: &[Value], path: &str) -> Result<(), String> 
             }
             continue;
         }
-        let got = r
-            .step(step)
-            .map_err(|e| format!("step {at} {}: {e}", describe(step)))?;
-        // `await` checks each caller's result itself.
-        if step.get("op").and_then(Value::as_str) != Some("await") {
-            check(step, &got).map_err(|e| format!("step {at} {}: {e}", describe(step)))?;
+        let deadline = Instant::now() + EVENTUALLY_DEADLINE;
+        loop {
+            let got = r
+                .step(step)
+                .map_err(|e| format!("step {at} {}: {e}", describe(step)))?;
+            // `await` checks each caller's result itself.
+            if step.get("op").and_then(Value::as_str) == Some("await") {
+                break;
+            }
+            match check(step, &got) {
+                Ok(()) => break,
+                // `eventually`: background work (a refresh) settles on its own.
+                Err(_)
+                    if step.get("eventually") == Some(&Value::Bool(true))
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("step {at} {}: {e}", describe(step))),
+            }
         }
     }
     Ok(())

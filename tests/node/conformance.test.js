@@ -19,8 +19,17 @@ const WAIT_DEADLINE_MS = 10000
 const STEP_FIELDS = new Set([
   'op', 'key', 'value', 'ttl', 'by', 'ns', 'api', 'load', 'max_age', 'ms', 'options', 'group',
   'callers', 'loader', 'message', 'call', 'fn', 'args', 'body', 'anonymous', 'async', 'times',
-  'steps', 'langs', 'expect', 'error', 'at_most', 'at_least', 'identical', 'inner_error'
+  'steps', 'langs', 'expect', 'error', 'at_most', 'at_least', 'identical', 'inner_error',
+  'eventually', 'stale_ttl', 'stale_if_error', 'soft_timeout', 'hard_timeout', 'refresh_ahead',
+  'fail_safe_backoff'
 ])
+// The resilience options, per call of get / getEntry / start (camelCase in Node).
+const POLICY = ['stale_ttl', 'stale_if_error', 'soft_timeout', 'hard_timeout', 'refresh_ahead',
+  'fail_safe_backoff']
+// How long a step marked `eventually` is retried (real time) until it holds.
+const EVENTUALLY_DEADLINE_MS = 5000
+const STATS_FIELDS = ['hits', 'misses', 'loads', 'load_errors', 'evictions', 'expirations',
+  'rejected', 'entries', 'bytes', 'stale_hits', 'refreshes', 'refresh_errors']
 
 /** What the scenarios' loaders throw: a plain error of the user's own. */
 class LoaderFailure extends Error {}
@@ -194,6 +203,19 @@ class Runner {
     if ('max_age' in step) options.maxAge = decode(step.max_age)
     if ('ttl' in step) options.ttl = decode(step.ttl)
     if ('load' in step) options.getValue = this.loader(step.load, key, target, isAsync, step)
+    for (const p of POLICY) if (p in step) options[camel(p)] = decode(step[p])
+    if (step.op === 'get_entry') {
+      return async () => {
+        const e = await target.getEntry(key, options)
+        return {
+          value: e.status === 'miss' ? undefined : e.value,
+          status: e.status,
+          source: e.source,
+          age_ms: e.ageMs,
+          remaining_ttl: e.remainingTtl
+        }
+      }
+    }
     if (step.api === 'sync') {
       assert.strictEqual(Object.keys(options).length, 0, 'getSync takes no options')
       return async () => target.getSync(key)
@@ -255,6 +277,8 @@ class Runner {
     const sync = step.api === 'sync'
     switch (op) {
       case 'get': return this.getCall(step)()
+      case 'get_entry': return this.getCall(step)()
+      case 'sleep': await new Promise((resolve) => setTimeout(resolve, step.ms)); return null
       case 'set': {
         const value = decode(step.value)
         const opts = 'ttl' in step ? { ttl: decode(step.ttl) } : undefined
@@ -272,8 +296,7 @@ class Runner {
       case 'stats': {
         const s = await c.stats()
         const out = {}
-        for (const f of ['hits', 'misses', 'loads', 'load_errors', 'evictions', 'expirations',
-          'rejected', 'entries', 'bytes']) out[f] = s[camel(f)]
+        for (const f of STATS_FIELDS) out[f] = s[camel(f)]
         return out
       }
       case 'ping': return c.ping()
@@ -397,8 +420,8 @@ function check (step, got) {
   if ('expect' in step) {
     const want = expected(step.expect)
     if (got instanceof Failed) return `expected ${show(want)}, got error ${got.kind} (${got.error && got.error.message})`
-    if (step.op === 'stats') {
-      const bad = Object.keys(want).filter((k) => !same(want[k], got[k]))
+    if (step.op === 'stats' || step.op === 'get_entry') {
+      const bad = Object.keys(want).filter((k) => !same(expected(want[k]), got[k]))
       if (bad.length) return `expected stats ${JSON.stringify(want)}, got ${JSON.stringify(got)}`
     } else if (!same(want, got)) {
       return `expected ${show(want)}, got ${show(got)}`
@@ -435,18 +458,25 @@ async function runSteps (r, steps, prefix = '') {
       continue
     }
     const where = `step ${at} ${JSON.stringify(step).slice(0, 160)}`
-    let got
-    try {
-      got = await r.step(step)
-    } catch (e) {
-      if (e instanceof assert.AssertionError) {
-        e.message = `${where}: ${e.message}`
-        throw e
+    const deadline = Date.now() + EVENTUALLY_DEADLINE_MS
+    let got, err
+    for (;;) {
+      try {
+        got = await r.step(step)
+      } catch (e) {
+        if (e instanceof assert.AssertionError) {
+          e.message = `${where}: ${e.message}`
+          throw e
+        }
+        got = new Failed(e)
       }
-      got = new Failed(e)
+      if (step.op === 'await') break
+      err = check(step, got) || r.checkLoaderError(got)
+      // `eventually`: background work (a refresh) settles on its own; retried a while.
+      if (!err || !step.eventually || Date.now() > deadline) break
+      await new Promise((resolve) => setTimeout(resolve, 10))
     }
     if (step.op === 'await') continue
-    let err = check(step, got) || r.checkLoaderError(got)
     if (!err && 'inner_error' in step && step.__inner !== step.inner_error) {
       err = `the loader's own call of its key gave ${step.__inner}, expected ${step.inner_error}`
     }

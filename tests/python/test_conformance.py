@@ -31,10 +31,23 @@ SETTLE_DEADLINE = 5.0
 WAIT_DEADLINE = 10.0
 pytestmark = pytest.mark.timeout(60)
 
+# The resilience options: cache options, and per-call options of get / get_entry / start.
+POLICY = (
+    "stale_ttl", "stale_if_error", "soft_timeout", "hard_timeout", "refresh_ahead",
+    "fail_safe_backoff",
+)
+# How long a step marked `eventually` is retried (real time) until it holds.
+EVENTUALLY_DEADLINE = 5.0
+STATS_FIELDS = [
+    "hits", "misses", "loads", "load_errors", "evictions", "expirations", "rejected", "entries",
+    "bytes", "stale_hits", "refreshes", "refresh_errors",
+]
+
 STEP_FIELDS = {
     "op", "key", "value", "ttl", "by", "ns", "api", "load", "max_age", "ms", "options", "group",
     "callers", "loader", "message", "call", "fn", "args", "body", "anonymous", "async", "times",
     "steps", "langs", "expect", "error", "at_most", "at_least", "identical", "inner_error",
+    "eventually", *POLICY,
 }
 
 
@@ -328,6 +341,10 @@ class Runner:
             kwargs["max_age"] = decode(step["max_age"])
         if "ttl" in step:
             kwargs["ttl"] = decode(step["ttl"])
+        for name in POLICY:
+            if name in step:
+                kwargs[name] = decode(step[name])
+        entry = step["op"] == "get_entry"
         loader = (
             self.make_loader(step["load"], key, target, is_async, step) if "load" in step else None
         )
@@ -338,6 +355,16 @@ class Runner:
             if loader is not None:
                 # An awaitable already made (a coroutine object) instead of a callable.
                 kw["get_value"] = loader() if made else loader
+            if entry:
+                e = (self.run_async(lambda: target.aget_entry(key, **kw)) if is_async
+                     else target.get_entry(key, **kw))
+                return {
+                    "value": ABSENT if e.status == "miss" else e.value,
+                    "status": e.status,
+                    "source": e.source,
+                    "age_ms": ABSENT if e.age_ms is None else e.age_ms,
+                    "remaining_ttl": ABSENT if e.remaining_ttl is None else e.remaining_ttl,
+                }
             if is_async:
                 v = self.run_async(lambda: target.aget(key, **kw))
             else:
@@ -408,8 +435,11 @@ class Runner:
         c = self.target(step) if op not in ("start", "await", "memo", "call") else None
         key = decode(step.get("key"))
         is_async = step.get("api") == "async"
-        if op == "get":
+        if op in ("get", "get_entry"):
             return self.get_call(step)()
+        if op == "sleep":
+            time.sleep(step["ms"] / 1000)
+            return None
         if op == "set":
             ttl = {"ttl": decode(step["ttl"])} if "ttl" in step else {}
             value = decode(step["value"])
@@ -436,9 +466,7 @@ class Runner:
             return len(c)
         if op == "stats":
             s = c.stats()
-            fields = ["hits", "misses", "loads", "load_errors", "evictions", "expirations",
-                      "rejected", "entries", "bytes"]
-            return {f: s[f] for f in fields}
+            return {f: s[f] for f in STATS_FIELDS}
         if op == "ping":
             return c.ping()
         if op == "advance":
@@ -568,8 +596,8 @@ def check(step: dict[str, Any], got: Any) -> str | None:
         want = expected(step["expect"])
         if isinstance(got, Failed):
             return f"expected {want!r}, got error {got.kind} ({got.exc!r})"
-        if step["op"] == "stats":
-            bad = {k: got[k] for k in want if not same(want[k], got[k])}
+        if step["op"] in ("stats", "get_entry"):
+            bad = {k: got[k] for k in want if not same(expected(want[k]), got[k])}
             if bad:
                 return f"expected stats {want}, got {got}"
         elif not same(want, got):
@@ -602,15 +630,23 @@ def run_steps(r: Runner, steps: list[dict[str, Any]], path: str = "") -> None:
                 run_steps(r, [substitute(s, n) for s in step["steps"]], f"{at}.{n}.")
             continue
         where = f"step {at} {json.dumps(step, ensure_ascii=False)[:160]}"
-        try:
-            got = r.step(step)
-        except AssertionError as e:
-            raise AssertionError(f"{where}: {e}") from None
-        except BaseException as e:  # noqa: BLE001 - an error is an outcome to compare
-            got = Failed(e)
+        deadline = time.monotonic() + EVENTUALLY_DEADLINE
+        while True:
+            try:
+                got = r.step(step)
+            except AssertionError as e:
+                raise AssertionError(f"{where}: {e}") from None
+            except BaseException as e:  # noqa: BLE001 - an error is an outcome to compare
+                got = Failed(e)
+            if step["op"] == "await":
+                break
+            err = check(step, got) or r.check_loader_error(got)
+            # `eventually`: background work (a refresh) settles on its own; retried a while.
+            if not err or not step.get("eventually") or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         if step["op"] == "await":
             continue
-        err = check(step, got) or r.check_loader_error(got)
         if not err and "inner_error" in step and step.get("__inner") != step["inner_error"]:
             err = (f"the loader's own call of its key gave {step.get('__inner')!r}, "
                    f"expected {step['inner_error']!r}")

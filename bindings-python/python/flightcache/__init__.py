@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flightcache._native import Cache, ManualClock, Stats
+from flightcache._native import Cache, CacheEntry, ManualClock, Stats
 from flightcache.exceptions import (
     FlightcacheError,
     InvalidArgumentError,
@@ -26,6 +26,7 @@ from flightcache.exceptions import (
 
 __all__ = [
     "Cache",
+    "CacheEntry",
     "ManualClock",
     "Stats",
     "FlightcacheError",

@@ -27,7 +27,10 @@ def _name(fn: Callable[..., Any]) -> str:
     return f"{module}.{qualname}"
 
 
-def memoize(cache: Any, ttl: Any = None, key: Any = None) -> Callable[[Callable[..., Any]], Any]:
+def memoize(
+    cache: Any, ttl: Any = None, key: Any = None, policy: dict[str, Any] | None = None
+) -> Callable[[Callable[..., Any]], Any]:
+    policy = policy or {}
     if key is None:
         make_key: Callable[[str, tuple[Any, ...], dict[str, Any]], str] = _native._call_key
     elif callable(key):
@@ -57,14 +60,16 @@ def memoize(cache: Any, ttl: Any = None, key: Any = None) -> Callable[[Callable[
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 k = make_key(name, args, kwargs)
-                return await cache.aget(k, lambda: fn(*args, **kwargs), ttl)
+                return await cache.aget(k, lambda: fn(*args, **kwargs), ttl, **policy)
 
             async_wrapper.cache_key = lambda *a, **kw: make_key(name, a, kw)  # type: ignore[attr-defined]
             return async_wrapper
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return cache.get(make_key(name, args, kwargs), lambda: fn(*args, **kwargs), ttl)
+            return cache.get(
+                make_key(name, args, kwargs), lambda: fn(*args, **kwargs), ttl, **policy
+            )
 
         wrapper.cache_key = lambda *a, **kw: make_key(name, a, kw)  # type: ignore[attr-defined]
         return wrapper

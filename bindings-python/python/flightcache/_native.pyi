@@ -2,12 +2,13 @@
 
 import datetime
 from collections.abc import Awaitable, Callable, Generator, Iterator
-from typing import Any, Final, TypeVar, final, overload
+from typing import Any, Final, Literal, TypedDict, TypeVar, final, overload
 
-from typing_extensions import disjoint_base
+from typing_extensions import Unpack, disjoint_base
 
 __all__ = [
     "Cache",
+    "CacheEntry",
     "ManualClock",
     "Stats",
     "_Ready",
@@ -29,6 +30,16 @@ _D = TypeVar("_D")
 _Ms = int | float | datetime.timedelta
 #: A TTL: milliseconds, a timedelta, or a function of the value giving one.
 _Ttl = _Ms | Callable[[Any], _Ms | None] | None
+
+class _Policy(TypedDict, total=False):
+    """The resilience options, per cache and per call (milliseconds, or a timedelta)."""
+
+    stale_ttl: _Ms | None
+    stale_if_error: _Ms | None
+    soft_timeout: _Ms | None
+    hard_timeout: _Ms | None
+    refresh_ahead: float | None
+    fail_safe_backoff: _Ms | None
 
 SCALAR_SIZE: Final[int]
 DEFAULT_TTL_MS: Final[int]
@@ -73,10 +84,31 @@ class Stats:
     def store_errors(self) -> int: ...
     @property
     def remote_loads_joined(self) -> int: ...
+    @property
+    def stale_hits(self) -> int: ...
+    @property
+    def refreshes(self) -> int: ...
+    @property
+    def refresh_errors(self) -> int: ...
     def as_dict(self) -> dict[str, int]: ...
     def __getitem__(self, name: str, /) -> int: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
+
+@final
+class CacheEntry:
+    """A value with how it was served (``get_entry``): the "Cached" badge."""
+
+    @property
+    def value(self) -> Any: ...
+    @property
+    def status(self) -> Literal["hit", "stale", "miss", "loaded", "joined", "refreshing"]: ...
+    @property
+    def source(self) -> Literal["memory", "store", "loader"]: ...
+    @property
+    def age_ms(self) -> float | None: ...
+    @property
+    def remaining_ttl(self) -> float | None: ...
 
 @disjoint_base
 class Cache:
@@ -101,6 +133,7 @@ class Cache:
         l1_staleness: _Ms | None = None,
         store_max_entries: int | None = None,
         store_max_bytes: int | None = None,
+        **policy: Unpack[_Policy],
     ) -> Cache: ...
     @overload
     def get(
@@ -111,6 +144,7 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: None = None,
+        **policy: Unpack[_Policy],
     ) -> Any | None: ...
     @overload
     def get(
@@ -121,6 +155,7 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: _D,
+        **policy: Unpack[_Policy],
     ) -> Any | _D: ...
     @overload
     def get(
@@ -131,6 +166,7 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
+        **policy: Unpack[_Policy],
     ) -> _T: ...
     @overload
     def aget(
@@ -141,6 +177,7 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
+        **policy: Unpack[_Policy],
     ) -> Awaitable[Any]: ...
     @overload
     def aget(
@@ -151,6 +188,7 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
+        **policy: Unpack[_Policy],
     ) -> Awaitable[_T]: ...
     @overload
     def aget(
@@ -161,6 +199,7 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
+        **policy: Unpack[_Policy],
     ) -> Awaitable[_T]: ...
     @overload
     def aget(
@@ -171,7 +210,28 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
+        **policy: Unpack[_Policy],
     ) -> Awaitable[_T]: ...
+    def get_entry(
+        self,
+        key: str,
+        get_value: Callable[[], object] | None = None,
+        ttl: _Ttl = None,
+        *,
+        max_age: _Ms | None = None,
+        default: object = None,
+        **policy: Unpack[_Policy],
+    ) -> CacheEntry: ...
+    def aget_entry(
+        self,
+        key: str,
+        get_value: Callable[[], object] | Awaitable[object] | None = None,
+        ttl: _Ttl = None,
+        *,
+        max_age: _Ms | None = None,
+        default: object = None,
+        **policy: Unpack[_Policy],
+    ) -> Awaitable[CacheEntry]: ...
     def set(self, key: str, value: object, ttl: _Ttl = None) -> bool: ...
     def aset(self, key: str, value: object, ttl: _Ttl = None) -> Awaitable[bool]: ...
     def delete(self, key: str) -> bool: ...
@@ -202,7 +262,10 @@ class Cache:
     def namespace(self, name: str) -> Cache: ...
     def stats(self) -> Stats: ...
     def memoize(
-        self, ttl: _Ttl = None, key: Callable[..., object] | list[str] | tuple[str, ...] | None = None
+        self,
+        ttl: _Ttl = None,
+        key: Callable[..., object] | list[str] | tuple[str, ...] | None = None,
+        **policy: Unpack[_Policy],
     ) -> Callable[[Callable[..., _T]], Callable[..., _T]]: ...
     def token(
         self, name: str, fetch_token: Callable[[], dict[str, Any] | str], *, skew: float = 30000
@@ -227,6 +290,7 @@ class _Ready:
 @final
 class _Op:
     def step(self, waker: _LoopWaker) -> tuple[int, Any]: ...
+    def drive_blocking(self, get_value: object) -> None: ...
     def run_loader(self, f: Callable[[], _T]) -> _T: ...
     def loaded(self, value: object) -> None: ...
     def failed(self, exc: BaseException) -> None: ...

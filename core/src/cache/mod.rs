@@ -277,6 +277,12 @@ impl<V: Clone + 'static> Cache<V> {
         })
     }
 
+    /// Checks a call's resilience options the way a load would (`memoize` checks them when
+    /// it decorates).
+    pub fn check_policy(&self, options: &crate::PolicyOptions) -> Result<()> {
+        self.inner.settings.policy.with(options).map(|_| ())
+    }
+
     /// Removes what other processes changed, and expired entries when the sweep is due.
     /// Runs on the calling (host) thread.
     #[cold]
@@ -643,13 +649,14 @@ impl<V: Clone + 'static> Cache<V> {
                 flight::detach(&mut map, full, f)
                     || (f.abandoned.load(std::sync::atomic::Ordering::SeqCst)
                         // The late result of a load its callers gave up on: kept unless a
-                        // newer load is under way or a newer value is there.
+                        // newer load is under way or a value is there that may be newer (one
+                        // written in the same millisecond as the load started counts as newer).
                         && !map.contains_key(full)
                         && self
                             .inner
                             .memory
                             .peek_kept(full, now)
-                            .is_none_or(|e| e.times.born <= f.started))
+                            .is_none_or(|e| e.times.born < f.started))
             }
             None => !map.contains_key(full),
         };

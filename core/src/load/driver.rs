@@ -1261,6 +1261,15 @@ impl<V: Clone + 'static> Op<V> {
                         let mut map = self.cache.inner.flights.lock(&self.full);
                         flight::detach(&mut map, &self.full, &flight);
                         drop(map);
+                        let token = flight.lease_token.swap(0, Ordering::SeqCst);
+                        if token != 0 && self.cache.has_store() {
+                            // Its late store write is refused (the lease is gone); here its
+                            // late result is kept only over nothing newer.
+                            let key = Tier::key(&self.full);
+                            self.tier().detach(move |s| {
+                                Box::pin(async move { s.release(&key, token, None).await })
+                            });
+                        }
                         if let Some(step) = self.stale_instead(true) {
                             return Some(step);
                         }
@@ -1530,6 +1539,9 @@ impl<V: Clone + 'static> Op<V> {
                 };
                 let next = match r {
                     Ok(LeaseState::Acquired) => {
+                        if let Some(f) = self.leading_flight() {
+                            f.lease_token.store(token, Ordering::SeqCst);
+                        }
                         let hold = self.hold_lease(token);
                         let pending = self.read_key();
                         Lead::Reread {
@@ -1736,6 +1748,16 @@ impl<V: Clone + 'static> Op<V> {
                 result: None,
             },
         )
+    }
+
+    fn leading_flight(&self) -> Option<Arc<Flight<V>>> {
+        match &self.state {
+            State::Load(l) => match &l.phase {
+                Phase::Leading { flight, .. } => Some(flight.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     fn take_lease(&self) -> Lead<V> {
@@ -1998,9 +2020,16 @@ impl<V: Clone + 'static> Op<V> {
         let bytes = env.encode();
         let key = Tier::key(&self.full);
         let token = hold.token;
-        let pending = self
-            .tier()
-            .call(move |s| Box::pin(async move { s.fill(&key, token, bytes, reclaim).await }));
+        let pending = if flight.abandoned.load(Ordering::SeqCst) {
+            // Its lease was given up when its callers stopped waiting: the late result goes
+            // only where nothing is stored (a newer value, or a newer load's, wins).
+            self.tier().call(move |s| {
+                Box::pin(async move { s.compare_and_set(&key, None, bytes, reclaim).await })
+            })
+        } else {
+            self.tier()
+                .call(move |s| Box::pin(async move { s.fill(&key, token, bytes, reclaim).await }))
+        };
         let times = if ttl == 0 || too_large {
             Times {
                 deadline: now,

@@ -48,6 +48,9 @@ pub(crate) struct Flight<V> {
     pub started: u64,
     /// Its callers stopped waiting (`hard_timeout`) and later callers start a new flight.
     pub abandoned: AtomicBool,
+    /// The store lease its leader holds (0: none), so that abandoning the flight gives the
+    /// lease up at once: the next caller, here or in another process, can load.
+    pub lease_token: AtomicU64,
     state: Mutex<State<V>>,
 }
 
@@ -73,6 +76,7 @@ impl<V: Clone> Flight<V> {
             generation: fork_generation(),
             started,
             abandoned: AtomicBool::new(false),
+            lease_token: AtomicU64::new(0),
             state: Mutex::new(State {
                 outcome: None,
                 wakers: Vec::new(),

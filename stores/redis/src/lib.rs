@@ -77,6 +77,10 @@ fn err(e: RedisError) -> StoreError {
     StoreError::new(kind, format!("{hint}{text}"))
 }
 
+/// How much longer than the envelope's reclaim time Redis keeps an entry under a
+/// `ManualClock` (see `Shared::px`).
+const MANUAL_CLOCK_RECLAIM_GRACE_MS: u64 = 60_000;
+
 struct Scripts {
     set: Script,
     delete: Script,
@@ -338,9 +342,16 @@ impl Shared {
 
     /// Milliseconds until `reclaim_at` on the cache's clock, for `PX` (0: never).
     fn px(&self, reclaim_at: Option<u64>) -> u64 {
+        // Redis counts `PX` in real time. A `ManualClock` moves only when a test says so, and
+        // the envelope's deadlines decide freshness on it: the server's expiry only reclaims
+        // space, so it must not remove an entry that the test's clock still holds fresh.
+        let grace = match self.clock {
+            Clock::Manual(_) => MANUAL_CLOCK_RECLAIM_GRACE_MS,
+            Clock::System(_) => 0,
+        };
         match reclaim_at {
             None => 0,
-            Some(at) => at.saturating_sub(self.clock.epoch_ms()).max(1),
+            Some(at) => at.saturating_sub(self.clock.epoch_ms()).max(1) + grace,
         }
     }
 

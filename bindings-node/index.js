@@ -18,6 +18,7 @@ const errorCodes = Object.freeze({ ...native.errorCodes })
 const DONE = 0
 const FAILED = 1
 const RUN_LOADER = 2
+const SPAWN = 4
 
 // Parked operations, by id: the core wakes one by calling this handler on the JS thread.
 const resumers = new Map()
@@ -46,7 +47,9 @@ function ignore (getValue) {
   if (getValue instanceof Promise) getValue.catch(noop)
 }
 
-function park (id, ms) {
+// A caller's wait keeps the process alive; background work (a refresh, a load nobody waits
+// for any more) never does on its own.
+function park (id, ms, background) {
   return new Promise((resolve) => {
     let timer
     let done = false
@@ -55,12 +58,15 @@ function park (id, ms) {
       done = true
       if (timer !== undefined) clearTimeout(timer)
       resumers.delete(id)
-      native.parked(wake, -1)
+      if (!background) native.parked(wake, -1)
       resolve()
     }
-    native.parked(wake, 1)
+    if (!background) native.parked(wake, 1)
     resumers.set(id, resume)
-    if (ms !== undefined) timer = setTimeout(resume, Math.max(0, Math.ceil(ms)))
+    if (ms !== undefined) {
+      timer = setTimeout(resume, Math.max(0, Math.ceil(ms)))
+      if (background) timer.unref()
+    }
   })
 }
 
@@ -86,7 +92,7 @@ async function runLoader (op, flight, getValue, key) {
 }
 
 /** Runs one operation of the core to its answer. */
-async function drive (op, getValue, key) {
+async function drive (op, getValue, key, background) {
   const [id, flight] = native.opInfo(op)
   let used = false
   try {
@@ -99,7 +105,14 @@ async function drive (op, getValue, key) {
         await runLoader(op, flight === undefined ? native.opInfo(op)[1] : flight, getValue, key)
         continue
       }
-      await park(id, payload)
+      if (kind === SPAWN) {
+        // This call's background work runs the loader: its answer goes nowhere, a failure
+        // is counted in the stats.
+        used = true
+        drive(payload, getValue, key, true).catch(noop)
+        continue
+      }
+      await park(id, payload, background)
     }
   } finally {
     // Finished or abandoned: a load this call led is taken over by one of its waiters.
@@ -110,9 +123,13 @@ async function drive (op, getValue, key) {
 
 // ------------------------------------------------------------------ options
 
+// The resilience options, per cache and per call.
+const POLICY = ['staleTtl', 'staleIfError', 'softTimeout', 'hardTimeout', 'refreshAhead',
+  'failSafeBackoff']
+
 const OPTIONS = ['maxEntries', 'maxBytes', 'maxKeyBytes', 'maxValueBytes', 'ttl', 'maxTtl',
   'loadTimeout', 'clock', 'sizeOf', 'store', 'storeTimeout', 'lease', 'l1Staleness',
-  'storeMaxEntries', 'storeMaxBytes']
+  'storeMaxEntries', 'storeMaxBytes', ...POLICY]
 
 function typeName (v) {
   if (v === null) return 'null'
@@ -132,6 +149,10 @@ const VIEW = Symbol('flightcache view')
 let anonymousWrappers = 0
 
 const clocks = new WeakMap()
+
+function entryObject ([value, status, source, ageMs, remainingTtl]) {
+  return { value, status, source, ageMs, remainingTtl }
+}
 
 class ManualClock {
   /** A clock for tests: starts at 0 and moves only by `advance(ms)`. */
@@ -270,26 +291,41 @@ class Cache {
     }
   }
 
-  #load (key, options) {
-    let getValue, ttl, maxAge
+  /**
+   * `get`, answering how the value was served: `{ value, status, source, ageMs,
+   * remainingTtl }`, `status` one of hit, stale, miss, loaded, joined, refreshing;
+   * `source` one of memory, store, loader.
+   */
+  getEntry (key, options) {
+    try {
+      return this.#load(key, options === undefined ? {} : options, true).then(entryObject)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  #load (key, options, entry) {
+    let getValue, ttl, maxAge, call
     if (typeof options === 'function') {
       getValue = options
     } else if (options !== null && typeof options === 'object') {
       getValue = options.getValue
       ttl = options.ttl
       maxAge = options.maxAge
+      call = options
     } else {
       throw wrongType(`options must be an object, got ${typeName(options)}`)
     }
-    if (getValue === undefined) {
+    if (getValue === undefined && !entry) {
       return this.#answer(native.lookup(this.#h, key, maxAge, this.#out), undefined)
     }
-    if (typeof getValue !== 'function' && !isThenable(getValue)) {
+    if (getValue !== undefined && typeof getValue !== 'function' && !isThenable(getValue)) {
       throw wrongType(`getValue must be a function or a Promise, got ${typeName(getValue)}`)
     }
+    const mode = entry ? (getValue === undefined ? 2 : 1) : 0
     let r
     try {
-      r = native.load(this.#h, key, ttl, maxAge, loading.getStore(), this.#out)
+      r = native.load(this.#h, key, ttl, maxAge, loading.getStore(), this.#out, call, mode)
     } catch (e) {
       ignore(getValue)
       throw e
@@ -412,6 +448,8 @@ class Cache {
     if (typeof fn !== 'function') throw wrongType(`wrap: fn must be a function, got ${typeName(fn)}`)
     if (options === undefined) options = {}
     const { ttl, key } = options
+    const policy = {}
+    for (const p of POLICY) if (options[p] !== undefined) policy[p] = options[p]
     if (key !== undefined && typeof key !== 'function' && !Array.isArray(key)) {
       throw wrongType(`wrap: key must be a function or an array of paths, got ${typeName(key)}`)
     }
@@ -428,7 +466,7 @@ class Cache {
       } catch (e) {
         return Promise.reject(e)
       }
-      return cache.get(k, { ttl, getValue: () => fn.apply(this, args) })
+      return cache.get(k, { ...policy, ttl, getValue: () => fn.apply(this, args) })
     }
     Object.defineProperty(wrapped, 'name', { value: fn.name })
     return wrapped

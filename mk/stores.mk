@@ -21,10 +21,11 @@ redis-server-installed:
 	  command -v redis-server >/dev/null 2>&1 || { echo "make test: redis-server is still missing after apt-get" >&2; exit 1; }; }
 	@echo "redis-server: $$(redis-server --version | cut -d' ' -f3)"
 
-# make demo: Python and Node handler processes share one SQLite file; a restart finds it.
+# make demo: Python and Node handler processes share one SQLite file, then one Redis server
+# the demo starts; a restart finds the token; a killed Redis fails no handler.
 .PHONY: store-demo
-store-demo: python-build node-build
-	$(PY) $(ROOT)/examples/sqlite_demo.py
+store-demo: python-build node-build redis-server-installed
+	$(PY) $(ROOT)/examples/store_demo.py
 
 # make bench: the SQLite store against diskcache (Python) and Keyv + @keyv/sqlite (Node), and
 # from Rust (p50 / p99). The Node anchors are installed into bench/stores/node_modules (the

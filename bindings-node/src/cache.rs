@@ -4,7 +4,9 @@
 
 use std::rc::Rc;
 
-use flightcache::{Cache, Clock, Config, FlightId, LoadOptions, Lookup, ManualClock, Stats, Ttl};
+use flightcache::{
+    Cache, Clock, Config, FlightId, LoadOptions, Lookup, ManualClock, PolicyOptions, Stats, Ttl,
+};
 use napi::sys::{self, napi_env, napi_value, ValueType};
 
 use crate::errors;
@@ -64,6 +66,21 @@ unsafe fn field(env: napi_env, o: napi_value, name: &str) -> JsResult<napi_value
     Ok(v)
 }
 
+/// The resilience options of a cache's or a call's options object (undefined: none).
+unsafe fn policy_options(env: napi_env, o: napi_value) -> JsResult<PolicyOptions> {
+    if raw::type_of(env, o) != ValueType::napi_object {
+        return Ok(PolicyOptions::default());
+    }
+    Ok(PolicyOptions {
+        stale_ttl: raw::opt_ms(env, field(env, o, "staleTtl")?, "staleTtl")?,
+        stale_if_error: raw::opt_ms(env, field(env, o, "staleIfError")?, "staleIfError")?,
+        soft_timeout: raw::opt_ms(env, field(env, o, "softTimeout")?, "softTimeout")?,
+        hard_timeout: raw::opt_ms(env, field(env, o, "hardTimeout")?, "hardTimeout")?,
+        refresh_ahead: raw::opt_number(env, field(env, o, "refreshAhead")?, "refreshAhead")?,
+        fail_safe_backoff: raw::opt_ms(env, field(env, o, "failSafeBackoff")?, "failSafeBackoff")?,
+    })
+}
+
 js_fn!(
 /// create(options, clock, sizeOf, wake): a cache. `options` has been checked for unknown names
 /// by index.js; every value is checked here or by the core.
@@ -92,6 +109,7 @@ create, 4, |a| {
         l1_staleness: raw::opt_ms(env, field(env, o, "l1Staleness")?, "l1Staleness")?,
         store_max_entries: raw::opt_u64(env, field(env, o, "storeMaxEntries")?, "storeMaxEntries")?,
         store_max_bytes: raw::opt_u64(env, field(env, o, "storeMaxBytes")?, "storeMaxBytes")?,
+        policy: policy_options(env, o)?,
         // One JS thread calls: one part makes the bounds exact at no cost.
         shards: Some(1),
     };
@@ -163,7 +181,7 @@ lookup, 4, |a| {
     match h.cache.lookup(key, max_age) {
         Ok(Lookup::Hit(v)) => to_js(env, &v),
         Ok(Lookup::Absent) => Ok(raw::undefined(env)),
-        Ok(Lookup::Pending(op)) => pending_load(env, h.wake, op, h.size_of.clone(), None, a.argv[3]),
+        Ok(Lookup::Pending(op)) => pending_load(env, h.wake, op, h.size_of.clone(), None, false, a.argv[3]),
         Err(e) => Err(errors::throw(env, &e)),
     }
 });
@@ -186,9 +204,11 @@ unsafe fn within(env: napi_env, v: napi_value) -> JsResult<Vec<FlightId>> {
 }
 
 js_fn!(
-/// load(h, key, ttl, maxAge, within, out): the value on a hit, else `out` holding the load
-/// to drive. `ttl` is milliseconds, undefined, or a function of the value.
-load, 6, |a| {
+/// load(h, key, ttl, maxAge, within, out, options, entry): the value on a hit, else `out`
+/// holding the load to drive. `ttl` is milliseconds, undefined, or a function of the value;
+/// `options` the call's (its resilience options are read); `entry` 0 for `get`, 1 for
+/// `getEntry` with a loader, 2 without (always an operation, answering how it was served).
+load, 8, |a| {
     let env = a.env;
     let h = handle(env, a.argv[0])?;
     let mut buf = StrBuf::new();
@@ -204,12 +224,23 @@ load, 6, |a| {
         ttl,
         max_age: raw::opt_ms(env, a.argv[3], "maxAge")?,
         within: &within,
+        policy: policy_options(env, a.argv[6])?,
         ..Default::default()
     };
+    let mut entry = 0f64;
+    check(env, sys::napi_get_value_double(env, a.argv[7], &mut entry))?;
+    if entry > 0.0 {
+        return match h.cache.load_entry(key, &opts, entry == 1.0) {
+            Ok(op) => pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, true, a.argv[5]),
+            Err(e) => Err(errors::throw(env, &e)),
+        };
+    }
     match h.cache.load(key, &opts) {
         Ok(Lookup::Hit(v)) => to_js(env, &v),
         Ok(Lookup::Absent) => Ok(raw::undefined(env)),
-        Ok(Lookup::Pending(op)) => pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, a.argv[5]),
+        Ok(Lookup::Pending(op)) => {
+            pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, false, a.argv[5])
+        }
         Err(e) => Err(errors::throw(env, &e)),
     }
 });
@@ -359,6 +390,9 @@ js_fn!(stats, 1, |a| {
         ("storeMisses", s.store_misses),
         ("storeErrors", s.store_errors),
         ("remoteLoadsJoined", s.remote_loads_joined),
+        ("staleHits", s.stale_hits),
+        ("refreshes", s.refreshes),
+        ("refreshErrors", s.refresh_errors),
     ] {
         raw::set_named(env, o, name, raw::number(env, n as f64))?;
     }

@@ -30,6 +30,8 @@ pub struct OpCell {
     wake: Tsfn,
     size_of: Option<std::rc::Rc<JsRef>>,
     ttl_of: Option<JsRef>,
+    /// Answers `[value, status, source, ageMs, remainingTtl]` (`getEntry`).
+    entry: bool,
 }
 
 static NEXT_OP: AtomicU64 = AtomicU64::new(1);
@@ -169,16 +171,22 @@ pub unsafe fn answer_or_pending(
 ) -> JsResult<napi_value> {
     let mut host = host_for(env, size_of.as_deref(), ttl_of.as_ref())?;
     let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
-    match op.step(&mut host, &waker(wake, id)) {
+    let step = op.step(&mut host, &waker(wake, id));
+    match step {
         Step::Done(Ok(a)) => answer_to_js(env, a),
         Step::Done(Err(e)) => Err(errors::throw(env, &e)),
         _ => {
+            if let Step::Spawn(other) = step {
+                // index.js drives it: the next step hands it over.
+                op.defer_spawn(other);
+            }
             let cell = OpCell {
                 op: RefCell::new(Some(op)),
                 id,
                 wake,
                 size_of,
                 ttl_of,
+                entry: false,
             };
             raw::set_element(env, out, 0, raw::tagged(env, Kind::Op, cell)?)?;
             Ok(out)
@@ -193,6 +201,7 @@ pub unsafe fn pending_load(
     op: Op<Val>,
     size_of: Option<std::rc::Rc<JsRef>>,
     ttl_of: Option<JsRef>,
+    entry: bool,
     out: napi_value,
 ) -> JsResult<napi_value> {
     let cell = OpCell {
@@ -201,6 +210,7 @@ pub unsafe fn pending_load(
         wake,
         size_of,
         ttl_of,
+        entry,
     };
     raw::set_element(env, out, 0, raw::tagged(env, Kind::Op, cell)?)?;
     Ok(out)
@@ -247,6 +257,20 @@ const DONE: f64 = 0.0;
 const FAILED: f64 = 1.0;
 const RUN_LOADER: f64 = 2.0;
 const PARK: f64 = 3.0;
+const SPAWN: f64 = 4.0;
+
+/// `[value, status, source, ageMs, remainingTtl]`: how a `getEntry` answer was served.
+unsafe fn entry_to_js(env: napi_env, value: napi_value, op: &Op<Val>) -> JsResult<napi_value> {
+    let info = op.entry_info();
+    let opt = |v: Option<f64>| v.map_or_else(|| raw::undefined(env), |n| raw::number(env, n));
+    let arr = raw::array(env, 5)?;
+    raw::set_element(env, arr, 0, value)?;
+    raw::set_element(env, arr, 1, raw::js_string(env, info.status.name())?)?;
+    raw::set_element(env, arr, 2, raw::js_string(env, info.source.name())?)?;
+    raw::set_element(env, arr, 3, opt(info.age_ms))?;
+    raw::set_element(env, arr, 4, opt(info.remaining_ttl))?;
+    Ok(arr)
+}
 
 unsafe fn pair(env: napi_env, kind: f64, payload: napi_value) -> JsResult<napi_value> {
     let arr = raw::array(env, 2)?;
@@ -257,14 +281,35 @@ unsafe fn pair(env: napi_env, kind: f64, payload: napi_value) -> JsResult<napi_v
 
 js_fn!(
 /// step(op) -> [kind, payload]: 0 done (the answer), 1 failed (the error), 2 run the
-/// loader, 3 park (milliseconds until a timeout to apply, or undefined).
+/// loader, 3 park (milliseconds until a timeout to apply, or undefined), 4 drive this other
+/// operation in the background (a refresh, or a load its caller stopped waiting for).
 step, 1, |a| {
     let env = a.env;
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
     let mut op = take(env, cell)?;
     let mut host = host_for(env, cell.size_of.as_deref(), cell.ttl_of.as_ref())?;
     match op.step(&mut host, &waker(cell.wake, cell.id)) {
+        Step::Done(Ok(ans)) if cell.entry => {
+            let v = answer_to_js(env, ans)?;
+            pair(env, DONE, entry_to_js(env, v, &op)?)
+        }
         Step::Done(Ok(ans)) => pair(env, DONE, answer_to_js(env, ans)?),
+        Step::Spawn(other) => {
+            *cell.op.borrow_mut() = Some(op);
+            let ttl_of = match &cell.ttl_of {
+                Some(f) => Some(JsRef::new(env, f.get(env)?)?),
+                None => None,
+            };
+            let bg = OpCell {
+                op: RefCell::new(Some(*other)),
+                id: NEXT_OP.fetch_add(1, Ordering::Relaxed),
+                wake: cell.wake,
+                size_of: cell.size_of.clone(),
+                ttl_of,
+                entry: false,
+            };
+            pair(env, SPAWN, raw::tagged(env, Kind::Op, bg)?)
+        }
         Step::Done(Err(e)) => pair(env, FAILED, errors::to_js(env, &e)),
         Step::RunLoader => {
             *cell.op.borrow_mut() = Some(op);

@@ -138,7 +138,7 @@ test('a loader asking for its own key gets ERR_FLIGHTCACHE_REENTRANT, never a de
 
 test('loadTimeout: waiting callers stop with ERR_FLIGHTCACHE_TIMEOUT; the loader still completes', async () => {
   const cache = new Cache({ loadTimeout: 20 })
-  const loader = slowLoader(150, () => 'slow')
+  const loader = slowLoader(600, () => 'slow')
   const leader = cache.get('k', { getValue: loader })
   const waiters = Array.from({ length: 10 }, () => cache.get('k', { getValue: loader }))
   for (const w of waiters) {

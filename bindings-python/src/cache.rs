@@ -13,9 +13,10 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::clock::ManualClock;
 use crate::convert::{self, millis, opt_millis, TtlArg};
+use crate::entry::CacheEntry;
 use crate::errors::{invalid, wrong_type, IntoPy};
 use crate::host::PyHost;
-use crate::op::{answer_to_py, drive_blocking, is_awaitable, PyOp};
+use crate::op::{answer_to_py, drive_blocking, drive_blocking_entry, is_awaitable, PyOp};
 use crate::ready::Ready;
 use crate::stats::Stats;
 use crate::value::{type_name, PyVal};
@@ -169,6 +170,132 @@ impl Cache {
         let max_age = opt_millis("max_age", max_age)?;
         self.inner.lookup(key, max_age).py_err(py)
     }
+
+    #[allow(clippy::too_many_arguments)]
+    fn get_blocking(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        get_value: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        max_age: Option<&Bound<'_, PyAny>>,
+        default: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
+        entry: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let k = convert::key(key)?;
+        let policy = convert::policy_options("get", policy)?;
+        let default = || default.map_or_else(|| py.None(), |d| d.clone().unbind());
+        let f = get_value.filter(|f| !f.is_none());
+        if let Some(f) = f.filter(|f| !f.is_callable()) {
+            return Err(wrong_type(
+                py,
+                format!(
+                    "get_value must be callable, not {} (in asyncio code, aget also takes an awaitable)",
+                    type_name(f)
+                ),
+            ));
+        }
+        if !entry && f.is_none() {
+            let found = if ttl.is_none() && max_age.is_none() {
+                self.inner.read(k) // the hit path
+            } else {
+                self.lookup(py, k, ttl, max_age)?
+            };
+            return match found {
+                Lookup::Hit(v) => Ok(v.into_py()),
+                Lookup::Absent => Ok(default()),
+                Lookup::Pending(op) => {
+                    let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
+                    Ok(answer_to_py(py, a, Some(&default())))
+                }
+            };
+        }
+        let ttl = TtlArg::parse(ttl)?;
+        let within = within(py)?;
+        let opts = ttl.load_options(max_age, &within, policy)?;
+        let check = aio(py).blocks_this_thread.bind(py);
+        if entry {
+            let op = self.inner.load_entry(k, &opts, f.is_some()).py_err(py)?;
+            let mut host = self.host(py);
+            host.ttl_of = ttl.function;
+            let (a, info) = drive_blocking_entry(py, op, &mut host, f, f.map(|_| check))?;
+            let v = answer_to_py(py, a, Some(&default()));
+            return Ok(Py::new(py, CacheEntry::new(v, info))?.into_any());
+        }
+        match self.inner.load(k, &opts).py_err(py)? {
+            Lookup::Hit(v) => Ok(v.into_py()),
+            Lookup::Absent => Ok(default()),
+            Lookup::Pending(op) => {
+                let mut host = self.host(py);
+                host.ttl_of = ttl.function;
+                let a = drive_blocking(py, op, &mut host, f, Some(check))?;
+                Ok(answer_to_py(py, a, None))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn get_async(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        get_value: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        max_age: Option<&Bound<'_, PyAny>>,
+        default: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
+        entry: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let k = convert::key(key)?;
+        let policy = convert::policy_options("aget", policy)?;
+        let default_obj = default.map(|d| d.clone().unbind());
+        let size_of = || self.shared.size_of.as_ref().map(|f| f.clone_ref(py));
+        let gv = get_value.filter(|f| !f.is_none());
+        if let Some(gv) = gv.filter(|gv| !gv.is_callable() && !is_awaitable(gv)) {
+            return Err(wrong_type(
+                py,
+                format!(
+                    "get_value must be a callable or an awaitable, not {}",
+                    type_name(gv)
+                ),
+            ));
+        }
+        let loader = || gv.map_or_else(|| py.None(), |f| f.clone().unbind());
+        if !entry && gv.is_none() {
+            return match self.lookup(py, k, ttl, max_age)? {
+                Lookup::Hit(v) => ready(py, v.into_py()),
+                Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
+                Lookup::Pending(op) => {
+                    let op = Py::new(py, PyOp::new(op, size_of(), None, default_obj))?;
+                    Ok(aio(py).drive.bind(py).call1((op, py.None()))?.unbind())
+                }
+            };
+        }
+        let ttl = TtlArg::parse(ttl)?;
+        let within = within(py)?;
+        let opts = ttl.load_options(max_age, &within, policy)?;
+        let ttl_of = || ttl.function.map(|f| f.clone().unbind());
+        if entry {
+            let op = self.inner.load_entry(k, &opts, gv.is_some()).py_err(py)?;
+            let op = PyOp::new(op, size_of(), ttl_of(), default_obj).answering_entries();
+            let op = Py::new(py, op)?;
+            return Ok(aio(py).drive.bind(py).call1((op, loader()))?.unbind());
+        }
+        match self.inner.load(k, &opts).py_err(py)? {
+            Lookup::Hit(v) => {
+                if let Some(gv) = gv {
+                    close_unused(gv);
+                }
+                ready(py, v.into_py())
+            }
+            Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
+            Lookup::Pending(op) => {
+                let op = Py::new(py, PyOp::new(op, size_of(), ttl_of(), default_obj))?;
+                Ok(aio(py).drive.bind(py).call1((op, loader()))?.unbind())
+            }
+        }
+    }
 }
 
 #[pymethods]
@@ -178,7 +305,7 @@ impl Cache {
         max_entries=None, *, max_bytes=None, max_key_bytes=None, max_value_bytes=None,
         ttl=None, max_ttl=None, load_timeout=None, clock=None, size_of=None, store=None,
         store_timeout=None, lease=None, l1_staleness=None, store_max_entries=None,
-        store_max_bytes=None
+        store_max_bytes=None, **policy
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -198,6 +325,7 @@ impl Cache {
         l1_staleness: Option<&Bound<'_, PyAny>>,
         store_max_entries: Option<&Bound<'_, PyAny>>,
         store_max_bytes: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let defaults = Config::default();
         let clock = match clock.filter(|c| !c.is_none()) {
@@ -251,6 +379,7 @@ impl Cache {
             l1_staleness: opt_millis("l1_staleness", l1_staleness)?,
             store_max_entries: bound_arg(py, "store_max_entries", store_max_entries)?,
             store_max_bytes: bound_arg(py, "store_max_bytes", store_max_bytes)?,
+            policy: convert::policy_options("Cache()", policy)?,
             // Callers hold the interpreter: one part makes the bounds exact at no cost.
             shards: Some(1),
         };
@@ -271,8 +400,11 @@ impl Cache {
     }
 
     /// The value of `key`, or `default` when absent; with `get_value`, loads it when absent
-    /// (one load per key however many threads, and with a store processes, ask).
-    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None))]
+    /// (one load per key however many threads, and with a store processes, ask). The
+    /// resilience options (`stale_ttl`, `stale_if_error`, `soft_timeout`, `hard_timeout`,
+    /// `refresh_ahead`, `fail_safe_backoff`) override the cache's for this call.
+    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[allow(clippy::too_many_arguments)]
     fn get(
         &self,
         py: Python<'_>,
@@ -281,53 +413,33 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let k = convert::key(key)?;
-        let default = || default.map_or_else(|| py.None(), |d| d.clone().unbind());
-        let Some(f) = get_value.filter(|f| !f.is_none()) else {
-            let found = if ttl.is_none() && max_age.is_none() {
-                self.inner.read(k) // the hit path
-            } else {
-                self.lookup(py, k, ttl, max_age)?
-            };
-            return match found {
-                Lookup::Hit(v) => Ok(v.into_py()),
-                Lookup::Absent => Ok(default()),
-                Lookup::Pending(op) => {
-                    let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
-                    Ok(answer_to_py(py, a, Some(&default())))
-                }
-            };
-        };
-        if !f.is_callable() {
-            return Err(wrong_type(
-                py,
-                format!(
-                    "get_value must be callable, not {} (in asyncio code, aget also takes an awaitable)",
-                    type_name(f)
-                ),
-            ));
-        }
-        let ttl = TtlArg::parse(ttl)?;
-        let within = within(py)?;
-        let opts = ttl.load_options(max_age, &within)?;
-        match self.inner.load(k, &opts).py_err(py)? {
-            Lookup::Hit(v) => Ok(v.into_py()),
-            Lookup::Absent => Ok(default()),
-            Lookup::Pending(op) => {
-                let mut host = self.host(py);
-                host.ttl_of = ttl.function;
-                let check = aio(py).blocks_this_thread.bind(py);
-                let a = drive_blocking(py, op, &mut host, Some(f), Some(check))?;
-                Ok(answer_to_py(py, a, None))
-            }
-        }
+        self.get_blocking(py, key, get_value, ttl, max_age, default, policy, false)
+    }
+
+    /// `get`, answering a `CacheEntry`: the value with how it was served (hit, stale,
+    /// loaded...), its age and remaining TTL.
+    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[allow(clippy::too_many_arguments)]
+    fn get_entry(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        get_value: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        max_age: Option<&Bound<'_, PyAny>>,
+        default: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.get_blocking(py, key, get_value, ttl, max_age, default, policy, true)
     }
 
     /// `get` for asyncio: returns an awaitable. `get_value` may be a callable, an async
     /// callable, or an awaitable (coroutine, Task, Future). Sync and async callers of one
     /// key share one load.
-    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None))]
+    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[allow(clippy::too_many_arguments)]
     fn aget(
         &self,
         py: Python<'_>,
@@ -336,44 +448,25 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let k = convert::key(key)?;
-        let default_obj = default.map(|d| d.clone().unbind());
-        let size_of = || self.shared.size_of.as_ref().map(|f| f.clone_ref(py));
-        let Some(gv) = get_value.filter(|f| !f.is_none()) else {
-            return match self.lookup(py, k, ttl, max_age)? {
-                Lookup::Hit(v) => ready(py, v.into_py()),
-                Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
-                Lookup::Pending(op) => {
-                    let op = Py::new(py, PyOp::new(op, size_of(), None, default_obj))?;
-                    Ok(aio(py).drive.bind(py).call1((op, py.None()))?.unbind())
-                }
-            };
-        };
-        let ttl = TtlArg::parse(ttl)?;
-        if !gv.is_callable() && !is_awaitable(gv) {
-            return Err(wrong_type(
-                py,
-                format!(
-                    "get_value must be a callable or an awaitable, not {}",
-                    type_name(gv)
-                ),
-            ));
-        }
-        let within = within(py)?;
-        let opts = ttl.load_options(max_age, &within)?;
-        match self.inner.load(k, &opts).py_err(py)? {
-            Lookup::Hit(v) => {
-                close_unused(gv);
-                ready(py, v.into_py())
-            }
-            Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
-            Lookup::Pending(op) => {
-                let ttl_of = ttl.function.map(|f| f.clone().unbind());
-                let op = Py::new(py, PyOp::new(op, size_of(), ttl_of, default_obj))?;
-                Ok(aio(py).drive.bind(py).call1((op, gv))?.unbind())
-            }
-        }
+        self.get_async(py, key, get_value, ttl, max_age, default, policy, false)
+    }
+
+    /// `get_entry` for asyncio.
+    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[allow(clippy::too_many_arguments)]
+    fn aget_entry(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        get_value: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        max_age: Option<&Bound<'_, PyAny>>,
+        default: Option<&Bound<'_, PyAny>>,
+        policy: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.get_async(py, key, get_value, ttl, max_age, default, policy, true)
     }
 
     /// Stores `value` under `key`. Returns False when nothing was stored (`ttl` 0, an entry

@@ -1,7 +1,7 @@
 //! Python arguments to what the core takes: keys, milliseconds, memoize arguments.
 //! Only conversions live here; every rule about the values is the core's.
 
-use flightcache::{ErrorKind, FlightId, LoadOptions, Ttl, Value};
+use flightcache::{ErrorKind, FlightId, LoadOptions, PolicyOptions, Ttl, Value};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
@@ -61,6 +61,52 @@ pub fn opt_millis(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option
     }
 }
 
+/// The resilience policies given as keyword arguments (of the constructor, or of a
+/// call): milliseconds (or `timedelta`s), and `refresh_ahead` a fraction of the TTL. The
+/// core checks the values; a name it does not know is a TypeError naming it.
+pub fn policy_options(
+    what: &str,
+    kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+) -> PyResult<PolicyOptions> {
+    let mut p = PolicyOptions::default();
+    let Some(kw) = kwargs else {
+        return Ok(p);
+    };
+    for (k, v) in kw.iter() {
+        let name: String = k.extract()?;
+        let slot = match name.as_str() {
+            "stale_ttl" => &mut p.stale_ttl,
+            "stale_if_error" => &mut p.stale_if_error,
+            "soft_timeout" => &mut p.soft_timeout,
+            "hard_timeout" => &mut p.hard_timeout,
+            "fail_safe_backoff" => &mut p.fail_safe_backoff,
+            "refresh_ahead" => {
+                p.refresh_ahead = if v.is_none() {
+                    None
+                } else if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
+                    Some(v.extract::<f64>()?)
+                } else {
+                    return Err(crate::errors::wrong_type(
+                        v.py(),
+                        format!(
+                            "refresh_ahead must be a fraction of the TTL (a number), not {}",
+                            crate::value::type_name(&v)
+                        ),
+                    ));
+                };
+                continue;
+            }
+            _ => {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "{what} got an unexpected keyword argument '{name}'"
+                )))
+            }
+        };
+        *slot = opt_millis(&name, Some(&v))?;
+    }
+    Ok(p)
+}
+
 /// A call's `ttl`: the core's [`Ttl`], and the function when it is one of the value.
 pub struct TtlArg<'a, 'py> {
     pub ttl: Ttl,
@@ -92,11 +138,13 @@ impl<'a, 'py> TtlArg<'a, 'py> {
         &self,
         max_age: Option<&Bound<'_, PyAny>>,
         within: &'a [FlightId],
+        policy: PolicyOptions,
     ) -> PyResult<LoadOptions<'a>> {
         Ok(LoadOptions {
             ttl: self.ttl,
             max_age: opt_millis("max_age", max_age)?,
             within,
+            policy,
             ..Default::default()
         })
     }

@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 mod cache;
 mod clock;
 mod convert;
+mod entry;
 mod errors;
 mod host;
 mod http;
@@ -31,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stats::Stats>()?;
     m.add_class::<ready::Ready>()?;
     m.add_class::<op::PyOp>()?;
+    m.add_class::<entry::CacheEntry>()?;
     m.add_class::<wake::LoopWaker>()?;
     m.add_function(wrap_pyfunction!(cache::_call_key, m)?)?;
     m.add_function(wrap_pyfunction!(cache::_path_key, m)?)?;

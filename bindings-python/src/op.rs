@@ -86,6 +86,28 @@ pub fn drive_blocking(
     get_value: Option<&Bound<'_, PyAny>>,
     blocks_this_thread: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Answer<PyVal>> {
+    drive(py, &mut op, host, get_value, blocks_this_thread)
+}
+
+/// [`drive_blocking`], with how the answer was served (`get_entry`).
+pub fn drive_blocking_entry(
+    py: Python<'_>,
+    mut op: Op<PyVal>,
+    host: &mut PyHost<'_, '_>,
+    get_value: Option<&Bound<'_, PyAny>>,
+    blocks_this_thread: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Answer<PyVal>, flightcache::EntryInfo)> {
+    let a = drive(py, &mut op, host, get_value, blocks_this_thread)?;
+    Ok((a, op.entry_info()))
+}
+
+fn drive(
+    py: Python<'_>,
+    op: &mut Op<PyVal>,
+    host: &mut PyHost<'_, '_>,
+    get_value: Option<&Bound<'_, PyAny>>,
+    blocks_this_thread: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Answer<PyVal>> {
     let parker = Parker::new();
     let waker = parker.waker();
     let mut checked_own_loop = false;
@@ -98,6 +120,17 @@ pub fn drive_blocking(
                 })?;
                 let r = op.run_loader(|| f.call0());
                 op.loaded(loader_result(py, r, true));
+            }
+            Step::Spawn(other) => {
+                let bg = PyOp::new(
+                    *other,
+                    host.size_of.map(|f| f.clone().unbind()),
+                    host.ttl_of.map(|f| f.clone().unbind()),
+                    None,
+                );
+                let loader = get_value.map_or_else(|| py.None(), |f| f.clone().unbind());
+                py.import(pyo3::intern!(py, "flightcache._background"))?
+                    .call_method1(pyo3::intern!(py, "in_thread"), (bg, loader))?;
             }
             Step::Park(until) => {
                 if !checked_own_loop {
@@ -144,6 +177,8 @@ pub struct PyOp {
     size_of: Option<Py<PyAny>>,
     ttl_of: Option<Py<PyAny>>,
     default: Option<Py<PyAny>>,
+    /// The answer is a `CacheEntry` (`aget_entry`).
+    entry: bool,
 }
 
 /// What `_Op.step` tells the task.
@@ -151,6 +186,7 @@ const DONE: u8 = 0;
 const FAILED: u8 = 1;
 const RUN_LOADER: u8 = 2;
 const PARK: u8 = 3;
+const SPAWN: u8 = 4;
 
 impl PyOp {
     pub fn new(
@@ -165,7 +201,14 @@ impl PyOp {
             size_of,
             ttl_of,
             default,
+            entry: false,
         }
+    }
+
+    /// Answers with a `CacheEntry` (`aget_entry`).
+    pub fn answering_entries(mut self) -> Self {
+        self.entry = true;
+        self
     }
 
     /// Takes the operation out while Python code may run (no lock is held across it).
@@ -185,7 +228,8 @@ impl PyOp {
 #[pymethods]
 impl PyOp {
     /// `(kind, payload)`: 0 done (the answer), 1 failed (the exception), 2 run the loader,
-    /// 3 park (seconds until a timeout to apply, or None).
+    /// 3 park (seconds until a timeout to apply, or None), 4 drive this other `_Op` in
+    /// the background.
     fn step(&self, py: Python<'_>, waker: &LoopWaker) -> PyResult<(u8, Py<PyAny>)> {
         let mut op = self.take()?;
         let size_of = self.size_of.as_ref().map(|f| f.bind(py));
@@ -197,6 +241,11 @@ impl PyOp {
         };
         let step = op.step(&mut host, &waker.waker(self.id));
         Ok(match step {
+            Step::Done(Ok(a)) if self.entry => {
+                let v = answer_to_py(py, a, self.default.as_ref());
+                let e = crate::entry::CacheEntry::new(v, op.entry_info());
+                (DONE, Py::new(py, e)?.into_any())
+            }
             Step::Done(Ok(a)) => (DONE, answer_to_py(py, a, self.default.as_ref())),
             Step::Done(Err(e)) => (FAILED, to_py(py, e).into_value(py).into_any()),
             Step::RunLoader => {
@@ -208,7 +257,32 @@ impl PyOp {
                 let secs = until.map(|u| u.saturating_duration_since(Instant::now()).as_secs_f64());
                 (PARK, secs.into_pyobject(py)?.into_any().unbind())
             }
+            Step::Spawn(other) => {
+                self.put(op);
+                let bg = PyOp::new(
+                    *other,
+                    self.size_of.as_ref().map(|f| f.clone_ref(py)),
+                    self.ttl_of.as_ref().map(|f| f.clone_ref(py)),
+                    None,
+                );
+                (SPAWN, Py::new(py, bg)?.into_any())
+            }
         })
+    }
+
+    /// Drives the operation to its end on this thread (a background thread's target),
+    /// with the interpreter released while it waits.
+    fn drive_blocking(&self, py: Python<'_>, get_value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let op = self.take()?;
+        let size_of = self.size_of.as_ref().map(|f| f.bind(py));
+        let ttl_of = self.ttl_of.as_ref().map(|f| f.bind(py));
+        let mut host = PyHost {
+            py,
+            size_of,
+            ttl_of,
+        };
+        let loader = (!get_value.is_none()).then_some(get_value);
+        drive_blocking(py, op, &mut host, loader, None).map(|_| ())
     }
 
     /// Calls a synchronous loader marked, on this thread, as this operation's loader.

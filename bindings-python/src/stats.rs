@@ -20,6 +20,9 @@ pub struct Stats {
     pub store_misses: u64,
     pub store_errors: u64,
     pub remote_loads_joined: u64,
+    pub stale_hits: u64,
+    pub refreshes: u64,
+    pub refresh_errors: u64,
 }
 
 impl From<flightcache::Stats> for Stats {
@@ -38,6 +41,9 @@ impl From<flightcache::Stats> for Stats {
             store_misses: s.store_misses,
             store_errors: s.store_errors,
             remote_loads_joined: s.remote_loads_joined,
+            stale_hits: s.stale_hits,
+            refreshes: s.refreshes,
+            refresh_errors: s.refresh_errors,
         }
     }
 }
@@ -72,7 +78,7 @@ impl Stats {
 }
 
 impl Stats {
-    fn fields(&self) -> [(&'static str, u64); 13] {
+    fn fields(&self) -> [(&'static str, u64); 16] {
         [
             ("hits", self.hits),
             ("misses", self.misses),
@@ -87,6 +93,9 @@ impl Stats {
             ("store_misses", self.store_misses),
             ("store_errors", self.store_errors),
             ("remote_loads_joined", self.remote_loads_joined),
+            ("stale_hits", self.stale_hits),
+            ("refreshes", self.refreshes),
+            ("refresh_errors", self.refresh_errors),
         ]
     }
 }

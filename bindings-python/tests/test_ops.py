@@ -128,6 +128,9 @@ def test_stats_count_every_get_once(cache: Cache) -> None:
         "store_misses",
         "store_errors",
         "remote_loads_joined",
+        "stale_hits",
+        "refreshes",
+        "refresh_errors",
     }
     assert s["hits"] == 3
     assert "hits=3" in repr(s)

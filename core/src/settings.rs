@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::load::policy::{Policy, PolicyOptions};
 use crate::memory::expiry::{parse_ttl, DEFAULT_TTL_MS};
 use crate::store::url::StoreUrl;
 
@@ -44,6 +45,8 @@ pub struct Config {
     /// makes the bounds exact, which the Python and Node packages choose (their callers do
     /// not run in parallel anyway).
     pub shards: Option<usize>,
+    /// The resilience policies every load of this cache follows (each call may override).
+    pub policy: PolicyOptions,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             store_max_entries: None,
             store_max_bytes: None,
             shards: None,
+            policy: PolicyOptions::default(),
         }
     }
 }
@@ -99,6 +103,7 @@ pub(crate) struct Settings {
     pub clock: Clock,
     pub store: Option<StoreSettings>,
     pub shards: Option<usize>,
+    pub policy: Policy,
 }
 
 fn ms(name: &str, v: Option<f64>, default: u64) -> Result<u64> {
@@ -151,6 +156,7 @@ impl Settings {
             clock: c.clock.clone(),
             store,
             shards: c.shards,
+            policy: Policy::default().with(&c.policy)?,
         })
     }
 }

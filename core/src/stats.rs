@@ -32,6 +32,14 @@ pub struct Stats {
     pub store_errors: u64,
     /// Calls answered by a load that ran in another process.
     pub remote_loads_joined: u64,
+    /// Calls answered with an expired value (stale-while-revalidate, fail-safe, a soft or
+    /// hard timeout); also counted in `hits`.
+    pub stale_hits: u64,
+    /// Background refreshes that stored a new value (of a value served stale, or ahead
+    /// of its expiry).
+    pub refreshes: u64,
+    /// Background refreshes that failed.
+    pub refresh_errors: u64,
 }
 
 #[derive(Default)]
@@ -49,6 +57,9 @@ struct Stripe {
     store_misses: AtomicU64,
     store_errors: AtomicU64,
     remote_loads_joined: AtomicU64,
+    stale_hits: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_errors: AtomicU64,
 }
 
 const STRIPES: usize = 16;
@@ -122,6 +133,22 @@ impl Counters {
     pub fn remote_load_joined(&self) {
         self.mine().remote_loads_joined.fetch_add(1, Relaxed);
     }
+    /// A call counted as a miss was answered with a stale value after all.
+    pub fn miss_became_stale_hit(&self) {
+        let st = self.mine();
+        st.misses.fetch_sub(1, Relaxed);
+        st.hits.fetch_add(1, Relaxed);
+        st.stale_hits.fetch_add(1, Relaxed);
+    }
+    pub fn stale_hit(&self) {
+        self.mine().stale_hits.fetch_add(1, Relaxed);
+    }
+    pub fn refreshed(&self) {
+        self.mine().refreshes.fetch_add(1, Relaxed);
+    }
+    pub fn refresh_error(&self) {
+        self.mine().refresh_errors.fetch_add(1, Relaxed);
+    }
     pub fn add_bytes(&self, delta: i64) {
         if delta != 0 {
             self.mine().bytes.fetch_add(delta, Relaxed);
@@ -135,8 +162,10 @@ impl Counters {
         };
         let mut bytes = 0i64;
         for st in self.stripes.iter() {
-            s.hits += st.hits.load(Relaxed);
-            s.misses += st.misses.load(Relaxed);
+            // A stripe's misses may be below zero (a miss counted on another thread's
+            // stripe turned into a hit on this one): the sum is right, modulo 2^64.
+            s.hits = s.hits.wrapping_add(st.hits.load(Relaxed));
+            s.misses = s.misses.wrapping_add(st.misses.load(Relaxed));
             s.loads += st.loads.load(Relaxed);
             s.load_errors += st.load_errors.load(Relaxed);
             s.evictions += st.evictions.load(Relaxed);
@@ -146,6 +175,9 @@ impl Counters {
             s.store_misses += st.store_misses.load(Relaxed);
             s.store_errors += st.store_errors.load(Relaxed);
             s.remote_loads_joined += st.remote_loads_joined.load(Relaxed);
+            s.stale_hits += st.stale_hits.load(Relaxed);
+            s.refreshes += st.refreshes.load(Relaxed);
+            s.refresh_errors += st.refresh_errors.load(Relaxed);
             bytes += st.bytes.load(Relaxed);
         }
         s.bytes = bytes.max(0) as u64;

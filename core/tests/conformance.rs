@@ -299,6 +299,7 @@ fn reentered(cache: &C, key: &str, within: &[FlightId]) -> String {
                 Step::Done(Ok(_)) => "no error (an answer)".into(),
                 Step::RunLoader => "no error (a second load)".into(),
                 Step::Park(_) => "no error (it would wait forever)".into(),
+                Step::Spawn(_) => "no error (a load in the background)".into(),
             }
         }
     }
@@ -339,8 +340,43 @@ fn load_blocking(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outc
             Step::Park(until) => {
                 parker.park_until(until);
             }
+            Step::Spawn(other) => in_background(cache, key, spec, loader, *other),
         }
     }
+}
+
+/// Drives an operation nobody waits for (a refresh, a load past a timeout) to its end on a
+/// thread of its own, as a binding does on a thread or task of its host.
+fn in_background(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader, mut op: Op<Val>) {
+    let (cache, key, mut host, loader) = (
+        cache.clone(),
+        key.to_string(),
+        spec.host.clone(),
+        loader.clone(),
+    );
+    std::thread::spawn(move || {
+        let parker = Parker::new();
+        let waker = parker.waker();
+        loop {
+            match op.step(&mut host, &waker) {
+                Step::Done(_) => return,
+                Step::RunLoader => {
+                    let r = op.run_loader(|| run_sync_loader(&cache, &key, &loader));
+                    op.loaded(r);
+                }
+                Step::Park(until) => {
+                    parker.park_until(until);
+                }
+                Step::Spawn(other) => {
+                    let spec = LoadSpec {
+                        host: host.clone(),
+                        ..Default::default()
+                    };
+                    in_background(&cache, &key, &spec, &loader, *other)
+                }
+            }
+        }
+    });
 }
 
 /// Returns `Pending` once, then `Ready`: the task sleeps until the waker `step` registered
@@ -394,6 +430,7 @@ async fn load_async(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> O
                     let _ = tokio::time::timeout_at(t.into(), YieldOnce(false)).await;
                 }
             },
+            Step::Spawn(other) => in_background(cache, key, spec, loader, *other),
         }
     }
 }

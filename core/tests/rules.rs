@@ -28,6 +28,7 @@ fn begin(c: &Cache<String>, key: &str, opts: &LoadOptions<'_>) -> Result<L, Erro
             Step::Park(_) => Ok(L::Wait(Wait(op))),
             Step::Done(Err(e)) => Err(e),
             Step::Done(Ok(_)) => panic!("a load answered at once"),
+            Step::Spawn(_) => panic!("no policy here runs a load in the background"),
         },
         _ => panic!("not a miss"),
     }

@@ -473,3 +473,12 @@ def test_keys_and_clear_touch_only_flightcache_keys(redis: str, server: RedisSer
     c.clear()
     assert c.keys() == []
     assert server.command("GET", "someone-else") == b"$1\r\nx\r\n"
+
+
+def test_a_bound_redis_does_not_keep_is_an_error_that_says_where_the_bound_lives(
+    redis: str,
+) -> None:
+    with pytest.raises(ValueError, match="maxmemory"):
+        Cache(store=redis, store_max_entries=10)
+    with pytest.raises(ValueError, match="maxmemory"):
+        Cache(store=redis, store_max_bytes=1 << 20)

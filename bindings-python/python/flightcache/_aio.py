@@ -16,7 +16,7 @@ import threading
 import weakref
 from typing import Any
 
-from flightcache import _native
+from flightcache import _background, _native
 
 # The flights the current task is loading (ids), so that a loader asking for its own key is
 # told so instead of waiting for itself. Tasks started inside a loader inherit it.
@@ -28,7 +28,7 @@ LOADING: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
 # blocking get() on that thread would wait for a load that its own blocked loop must finish.
 _async_leads: dict[int, int] = {}
 
-_DONE, _FAILED, _RUN_LOADER, _PARK = 0, 1, 2, 3
+_DONE, _FAILED, _RUN_LOADER, _PARK, _SPAWN = 0, 1, 2, 3, 4
 
 
 class _Wakeups:
@@ -119,6 +119,12 @@ async def drive(op: Any, get_value: Any) -> Any:
             if kind == _RUN_LOADER:
                 used = True
                 await _run_loader(op, get_value)
+                continue
+            if kind == _SPAWN:
+                # Background work of this call (a refresh, a load past a timeout): it runs
+                # the loader, so this call does not close it.
+                used = True
+                _background.in_task(payload, get_value)
                 continue
             fut = wakeups.future(loop, op.id)
             if payload is None:

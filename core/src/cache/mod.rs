@@ -14,8 +14,9 @@ use crate::host::{Cacheable, Host, Plain};
 use crate::load::driver::{Answer, Op};
 use crate::load::flight::{self, Flight, FlightMap, Flights};
 use crate::load::options::{LoadOptions, Ttl};
+use crate::load::policy::Failures;
 use crate::memory::bounds::Bounds;
-use crate::memory::entry::ReleasedEntries;
+use crate::memory::entry::{ReleasedEntries, Times};
 use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
 use crate::memory::invalidations::Seen;
 use crate::memory::{Found, Memory};
@@ -30,6 +31,7 @@ pub(crate) struct Inner<V> {
     pub flights: Flights<V>,
     pub settings: Settings,
     pub tier: Option<Tier>,
+    pub failures: Failures,
 }
 
 /// A bounded TTL cache with single-flight loading, optionally in front of a shared store.
@@ -105,6 +107,7 @@ impl<V: Clone + 'static> Cache<V> {
                 flights: Flights::new(),
                 settings,
                 tier,
+                failures: Failures::default(),
             }),
             prefix: "".into(),
         })
@@ -149,6 +152,15 @@ impl<V: Clone + 'static> Cache<V> {
         self.inner.memory.invalidations.epoch()
     }
 
+    /// The times of a value this process writes now (a `set`, an `incr`), under the
+    /// cache's policies.
+    pub(crate) fn times(&self, now: u64, deadline: u64, load_ms: u32) -> Times {
+        self.inner
+            .settings
+            .policy
+            .times(now, deadline, load_ms, self.epoch())
+    }
+
     /// The in-process tier's time (ms, monotonic).
     #[inline]
     pub fn now(&self) -> u64 {
@@ -188,10 +200,14 @@ impl<V: Clone + 'static> Cache<V> {
     /// tier has.
     fn local(&self, found: Found<V>) -> Option<V> {
         match found {
-            Found::Fresh(v) => Some(v),
+            Found::Fresh(v) | Found::Aging(v) => Some(v),
             Found::Unverified(v) => {
                 self.inner.memory.counters.hit();
                 Some(v)
+            }
+            Found::Stale(_) => {
+                self.inner.memory.counters.miss();
+                None
             }
             Found::Absent => None,
         }
@@ -218,8 +234,13 @@ impl<V: Clone + 'static> Cache<V> {
             self.housekeeping(now);
         }
         match self.inner.memory.lookup(&full, now, None) {
-            Found::Fresh(v) => Lookup::Hit(v),
+            Found::Fresh(v) | Found::Aging(v) => Lookup::Hit(v),
             Found::Absent => Op::read_store(self, &full, None, None),
+            // Without a loader, an expired value counts as absent.
+            Found::Stale(_) => {
+                self.inner.memory.counters.miss();
+                Op::read_store(self, &full, None, None)
+            }
             Found::Unverified(v) => {
                 self.inner.memory.counters.miss();
                 Op::read_store(self, &full, None, Some(v))
@@ -233,13 +254,27 @@ impl<V: Clone + 'static> Cache<V> {
             max_age,
             ..Default::default()
         };
-        Op::start(self, key, &opts, false)
+        Op::start(self, key, &opts, false, false)
     }
 
     /// Reads `key`, loading it when absent: a hit now, or the operation (lead, join, or read
     /// the store) to drive. See [`crate::load`].
     pub fn load(&self, key: &str, opts: &LoadOptions<'_>) -> Result<Lookup<V>> {
-        Op::start(self, key, opts, true)
+        Op::start(self, key, opts, true, false)
+    }
+
+    /// [`Cache::lookup`] (no loader) or [`Cache::load`] (`has_loader`), always as an
+    /// operation, so that [`Op::served`] tells how the value was served (`get_entry`).
+    pub fn load_entry(&self, key: &str, opts: &LoadOptions<'_>, has_loader: bool) -> Result<Op<V>> {
+        Ok(match Op::start(self, key, opts, has_loader, true)? {
+            Lookup::Pending(op) => op,
+            Lookup::Hit(v) => Op::answered(self, Answer::Value(v)),
+            Lookup::Absent => {
+                let mut op = Op::answered(self, Answer::Absent);
+                op.mark_miss();
+                op
+            }
+        })
     }
 
     /// Removes what other processes changed, and expired entries when the sweep is due.
@@ -294,10 +329,10 @@ impl<V: Clone + 'static> Cache<V> {
         Op::answered(
             self,
             Answer::Ms(self.inner.memory.peek_live(&full, now).map(|e| {
-                if e.deadline == NEVER {
+                if e.times.deadline == NEVER {
                     f64::INFINITY
                 } else {
-                    (e.deadline - now) as f64
+                    (e.times.deadline - now) as f64
                 }
             })),
         )
@@ -376,7 +411,7 @@ impl<V: Clone + 'static> Cache<V> {
         let (stored, released) =
             self.inner
                 .memory
-                .write(&map, &full, value, size, deadline, now, self.epoch(), now);
+                .write(&map, &full, value, size, self.times(now, deadline, 0), now);
         drop(map);
         drop(released);
         self.after_write(now);
@@ -388,7 +423,7 @@ impl<V: Clone + 'static> Cache<V> {
             // value must not survive in the store either.
             return Ok(Op::store_delete(self, &full, None));
         }
-        let env = self.envelope(body, ttl, 0);
+        let env = self.envelope(body, ttl, 0, self.inner.settings.policy.keep_ms());
         let _ = stored;
         Ok(Op::store_set(self, &full, env))
     }
@@ -402,7 +437,7 @@ impl<V: Clone + 'static> Cache<V> {
     }
 
     /// An envelope for a value written now with `ttl` (ms).
-    pub(crate) fn envelope(&self, body: Vec<u8>, ttl: u64, load_ms: u32) -> Envelope {
+    pub(crate) fn envelope(&self, body: Vec<u8>, ttl: u64, load_ms: u32, keep_ms: u64) -> Envelope {
         let now = self.inner.settings.clock.epoch_ms();
         let fresh_until = if ttl == NEVER {
             u64::MAX
@@ -412,7 +447,7 @@ impl<V: Clone + 'static> Cache<V> {
         Envelope {
             created: now,
             fresh_until,
-            stale_until: fresh_until,
+            stale_until: fresh_until.saturating_add(keep_ms),
             load_ms,
             body: Body::Value(body),
         }
@@ -434,6 +469,7 @@ impl<V: Clone + 'static> Cache<V> {
         let mut map = self.inner.flights.lock(&full);
         flight::supersede(&mut map, &full);
         self.inner.memory.invalidations.bump(&full);
+        self.inner.failures.forget(&full);
         let removed = self.inner.memory.remove(&map, &full, now);
         drop(map);
         let live = removed.as_ref().is_some_and(|e| e.live(now));
@@ -468,10 +504,21 @@ impl<V: Clone + 'static> Cache<V> {
                 }
             } else {
                 let deadline = Expiry::deadline(now, ttl);
+                let t = e.times;
+                let times = Times {
+                    deadline,
+                    keep_until: deadline.saturating_add(t.keep_until.saturating_sub(t.deadline)),
+                    refresh_at: self
+                        .inner
+                        .settings
+                        .policy
+                        .refresh_at(t.born, deadline, t.load_ms),
+                    ..t
+                };
                 released = self
                     .inner
                     .memory
-                    .write(&map, &full, e.value, e.size, deadline, e.born, e.epoch, now)
+                    .write(&map, &full, e.value, e.size, times, now)
                     .1;
             }
         }
@@ -512,7 +559,7 @@ impl<V: Clone + 'static> Cache<V> {
                         self.user_key(full)
                     ))
                 })?;
-                (checked_incr(cur, by)?, e.deadline)
+                (checked_incr(cur, by)?, e.times.deadline)
             }
             None => {
                 let ttl = self.inner.memory.expiry.resolve(None)?;
@@ -525,7 +572,7 @@ impl<V: Clone + 'static> Cache<V> {
         let (_, released) =
             self.inner
                 .memory
-                .write(&map, full, v, size, deadline, now, self.epoch(), now);
+                .write(&map, full, v, size, self.times(now, deadline, 0), now);
         drop(map);
         drop(released);
         Ok(n)
@@ -543,6 +590,7 @@ impl<V: Clone + 'static> Cache<V> {
         }
         let gone = self.inner.memory.clear(prefix);
         drop(gone);
+        self.inner.failures.forget_prefix(prefix);
         if self.inner.tier.is_some() {
             self.inner.memory.invalidations.changed_all();
             // This process's copies are gone already; the store's go next.
@@ -586,13 +634,23 @@ impl<V: Clone + 'static> Cache<V> {
         seen: Option<Seen>,
         value: V,
         size: u64,
-        deadline: u64,
-        born: u64,
+        times: Times,
     ) {
         let now = self.now();
         let mut map = self.inner.flights.lock(full);
         let current = match flight {
-            Some(f) => flight::detach(&mut map, full, f),
+            Some(f) => {
+                flight::detach(&mut map, full, f)
+                    || (f.abandoned.load(std::sync::atomic::Ordering::SeqCst)
+                        // The late result of a load its callers gave up on: kept unless a
+                        // newer load is under way or a newer value is there.
+                        && !map.contains_key(full)
+                        && self
+                            .inner
+                            .memory
+                            .peek_kept(full, now)
+                            .is_none_or(|e| e.times.born <= f.started))
+            }
             None => !map.contains_key(full),
         };
         let invalidations = &self.inner.memory.invalidations;
@@ -603,7 +661,7 @@ impl<V: Clone + 'static> Cache<V> {
             released = self
                 .inner
                 .memory
-                .write(&map, full, value, size, deadline, born, epoch, now)
+                .write(&map, full, value, size, Times { epoch, ..times }, now)
                 .1;
         }
         drop(map);

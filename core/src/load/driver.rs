@@ -31,6 +31,8 @@ use crate::error::{Error, LoaderError, Result};
 use crate::host::Host;
 use crate::load::flight::{self, Flight, FlightId, Flights, Outcome};
 use crate::load::options::{LoadOptions, Ttl};
+use crate::load::policy::Policy;
+use crate::memory::entry::{Entry, Times};
 use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
 use crate::memory::invalidations::Seen;
 use crate::memory::Found;
@@ -41,7 +43,7 @@ use crate::value::envelope::{Body, Envelope};
 use crate::value::{codec, Value};
 
 /// What the caller does next.
-pub enum Step<V> {
+pub enum Step<V: Clone + 'static> {
     /// The call's answer.
     Done(Result<Answer<V>>),
     /// Run the loader now, on this thread or event loop, and hand its result to
@@ -50,6 +52,10 @@ pub enum Step<V> {
     /// Nothing to do until the waker given to `step` is woken, or until the instant passes
     /// (a timeout the core will then apply); then step again.
     Park(Option<Instant>),
+    /// Drive this other operation to its end in the background, on a thread or task of
+    /// the host, with the same loader (its answer is of no use to anyone); then step this
+    /// one again. A refresh, or a load that goes on after its caller stopped waiting.
+    Spawn(Box<Op<V>>),
 }
 
 /// The answer of a call.
@@ -130,6 +136,33 @@ pub enum Status {
     Loaded,
     /// This call waited for another caller's load (in this process or another).
     Joined,
+    /// An expired value, served because the load failed or took too long.
+    Stale,
+    /// An expired value, served at once while a refresh runs (stale-while-revalidate).
+    Refreshing,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Hit => "hit",
+            Status::Miss => "miss",
+            Status::Loaded => "loaded",
+            Status::Joined => "joined",
+            Status::Stale => "stale",
+            Status::Refreshing => "refreshing",
+        }
+    }
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Memory => "memory",
+            Source::Store => "store",
+            Source::Loader => "loader",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +176,60 @@ pub enum Source {
 pub struct Served {
     pub status: Status,
     pub source: Source,
+    /// The served value's write time and deadline (the cache's clock), when a value was
+    /// served.
+    pub times: Option<(u64, u64)>,
+}
+
+/// What `get_entry` reports besides the value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntryInfo {
+    pub status: Status,
+    pub source: Source,
+    /// How old the value is (ms); 0 for a value just loaded; `None` without a value.
+    pub age_ms: Option<f64>,
+    /// How long until it expires (ms; 0 once expired, infinity for never); `None`
+    /// without a value.
+    pub remaining_ttl: Option<f64>,
+}
+
+impl Served {
+    fn new(status: Status, source: Source) -> Served {
+        Served {
+            status,
+            source,
+            times: None,
+        }
+    }
+
+    fn of<V>(status: Status, source: Source, e: &Entry<V>) -> Served {
+        Served {
+            status,
+            source,
+            times: Some((e.times.born, e.times.deadline)),
+        }
+    }
+
+    /// The report at `now` (the cache's clock).
+    pub fn info(&self, now: u64) -> EntryInfo {
+        let (age_ms, remaining_ttl) = match self.times {
+            Some((born, deadline)) => (
+                Some(now.saturating_sub(born) as f64),
+                Some(if deadline == NEVER {
+                    f64::INFINITY
+                } else {
+                    deadline.saturating_sub(now) as f64
+                }),
+            ),
+            None => (None, None),
+        };
+        EntryInfo {
+            status: self.status,
+            source: self.source,
+            age_ms,
+            remaining_ttl,
+        }
+    }
 }
 
 /// How long a waiter for another process's load sleeps between reads when no announcement
@@ -211,7 +298,9 @@ enum Lead<V> {
         lease: Option<LeaseHold>,
         /// False when the store holds something this version must not overwrite.
         write_store: bool,
-        started: Instant,
+        /// When the loader started, on the cache's clock (the load's duration feeds
+        /// refresh ahead of expiry).
+        started_ms: u64,
         counted: bool,
         result: Option<std::result::Result<V, LoaderError>>,
     },
@@ -219,16 +308,33 @@ enum Lead<V> {
         lease: LeaseHold,
         value: V,
         size: u64,
-        deadline: u64,
+        times: Times,
         pending: Pending<StoreResult<bool>>,
     },
+}
+
+impl<V> Lead<V> {
+    fn loader(lease: Option<LeaseHold>, write_store: bool, now: u64) -> Lead<V> {
+        Lead::Loader {
+            lease,
+            write_store,
+            started_ms: now,
+            counted: false,
+            result: None,
+        }
+    }
 }
 
 enum Phase<V> {
     Start,
     Joined {
         flight: Arc<Flight<V>>,
+        /// The load timeout: the caller stops waiting, the flight goes on.
         deadline: Option<Instant>,
+        /// `soft_timeout`: a stale value is served from then on.
+        soft_at: Option<Instant>,
+        /// `hard_timeout`: the caller stops waiting and the flight is abandoned.
+        hard_at: Option<Instant>,
     },
     Leading {
         flight: Arc<Flight<V>>,
@@ -249,6 +355,17 @@ struct Load<V> {
     /// An unverified copy (see `memory::invalidations`): answered if the store cannot be
     /// asked.
     fallback: Option<V>,
+    /// The policies in force for this call.
+    policy: Policy,
+    /// An expired value still kept (in this process or the store), for the policies that
+    /// serve one.
+    stale: Option<(Entry<V>, Source)>,
+    /// A refresh ahead of expiry: the creation time (epoch ms) of the value it replaces;
+    /// only a newer value in the store makes the load unnecessary.
+    refresh_of: Option<u64>,
+    /// This caller handed its load to the background (a timeout applies): a value from
+    /// the flight is one it loaded.
+    detached: bool,
     phase: Phase<V>,
 }
 
@@ -276,6 +393,19 @@ pub struct Op<V: Clone + 'static> {
     full: Box<str>,
     state: State<V>,
     served: Served,
+    /// An operation to hand to the caller's background driver before going on.
+    spawn: Option<Box<Op<V>>>,
+    /// Why this operation runs in the background, if it does.
+    background: Option<Background>,
+}
+
+/// Operations nobody waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Background {
+    /// Replaces a value served stale or ahead of its expiry: counted as a refresh.
+    Refresh,
+    /// A load whose callers stopped waiting (`soft_timeout` / `hard_timeout`).
+    Detached,
 }
 
 fn token() -> u64 {
@@ -291,10 +421,9 @@ impl<V: Clone + 'static> Op<V> {
             cache: cache.clone(),
             full: "".into(),
             state: State::Answered(Some(Ok(answer))),
-            served: Served {
-                status: Status::Hit,
-                source: Source::Memory,
-            },
+            served: Served::new(Status::Hit, Source::Memory),
+            spawn: None,
+            background: None,
         }
     }
 
@@ -303,10 +432,9 @@ impl<V: Clone + 'static> Op<V> {
             cache: cache.clone(),
             full: full.into(),
             state,
-            served: Served {
-                status: Status::Miss,
-                source: Source::Memory,
-            },
+            served: Served::new(Status::Miss, Source::Memory),
+            spawn: None,
+            background: None,
         }
     }
 
@@ -566,6 +694,7 @@ impl<V: Clone + 'static> Op<V> {
         key: &str,
         opts: &LoadOptions<'_>,
         has_loader: bool,
+        want_entry: bool,
     ) -> Result<Lookup<V>> {
         let max_age = opts.max_age.map(|m| parse_ttl("max_age", m)).transpose()?;
         let ttl = match opts.ttl {
@@ -576,17 +705,55 @@ impl<V: Clone + 'static> Op<V> {
             Some(t) => Some(Duration::from_millis(parse_ttl("timeout", t)?)),
             None => cache.inner.settings.load_timeout,
         };
+        let policy = if opts.policy.is_empty() {
+            cache.inner.settings.policy
+        } else {
+            cache.inner.settings.policy.with(&opts.policy)?
+        };
         let full = cache.full_key(key);
         let now = cache.now();
         let memory = &cache.inner.memory;
         if memory.expiry.sweep_due(now) {
             cache.housekeeping(now);
         }
+        let mut stale = None;
         let fallback = match memory.lookup(&full, now, max_age) {
-            Found::Fresh(v) => return Ok(Lookup::Hit(v)),
+            Found::Fresh(v) if !want_entry => return Ok(Lookup::Hit(v)),
+            Found::Fresh(v) => return Ok(Op::hit(cache, &full, v, Status::Hit, None)),
+            Found::Aging(v) => {
+                let created = memory.peek_kept(&full, now).map(|e| {
+                    cache
+                        .clock()
+                        .epoch_ms()
+                        .saturating_sub(now.saturating_sub(e.times.born))
+                });
+                let refresh = has_loader
+                    .then(|| Op::refresh(cache, &full, ttl, policy, opts.within, created))
+                    .flatten();
+                if refresh.is_none() && !want_entry {
+                    return Ok(Lookup::Hit(v));
+                }
+                return Ok(Op::hit(cache, &full, v, Status::Hit, refresh));
+            }
             Found::Unverified(v) => {
                 memory.counters.miss();
                 Some(v)
+            }
+            Found::Stale(e) if has_loader && policy.serves_stale(&e, now) => {
+                // Stale-while-revalidate: this value now, one refresh in the background.
+                memory.counters.hit();
+                memory.counters.stale_hit();
+                let refresh = Op::refresh(cache, &full, ttl, policy, opts.within, None);
+                let mut op = Op::answered(cache, Answer::Value(e.value.clone()));
+                op.full = full.as_ref().into();
+                op.served = Served::of(Status::Refreshing, Source::Memory, &e);
+                op.spawn = refresh.map(Box::new);
+                return Ok(Lookup::Pending(op));
+            }
+            Found::Stale(e) => {
+                memory.counters.miss();
+                stale = has_loader.then_some((e, Source::Memory));
+                None
             }
             Found::Absent => None,
         };
@@ -604,9 +771,74 @@ impl<V: Clone + 'static> Op<V> {
                 has_loader,
                 started: Instant::now(),
                 fallback,
+                policy,
+                stale,
+                refresh_of: None,
+                detached: false,
                 phase: Phase::Start,
             })),
         )))
+    }
+
+    /// A hit reported with how it was served (`get_entry`), and a refresh to start.
+    fn hit(
+        cache: &Cache<V>,
+        full: &str,
+        v: V,
+        status: Status,
+        refresh: Option<Op<V>>,
+    ) -> Lookup<V> {
+        let now = cache.now();
+        let mut op = Op::answered(cache, Answer::Value(v));
+        op.full = full.into();
+        if let Some(e) = cache.inner.memory.peek_kept(full, now) {
+            op.served = Served::of(status, Source::Memory, &e);
+        }
+        op.spawn = refresh.map(Box::new);
+        Lookup::Pending(op)
+    }
+
+    /// A background load that replaces the value of `full` (served stale, or due for a
+    /// refresh ahead of its expiry), unless a load of the key is already under way.
+    /// `refresh_of`: the creation time (epoch ms) of the value it replaces, when the store
+    /// may hold a newer one.
+    fn refresh(
+        cache: &Cache<V>,
+        full: &str,
+        ttl: Ttl,
+        policy: Policy,
+        within: &[FlightId],
+        refresh_of: Option<u64>,
+    ) -> Option<Op<V>> {
+        if cache
+            .inner
+            .flights
+            .lock(full)
+            .get(full)
+            .is_some_and(|f| !f.is_done() && !f.orphaned())
+        {
+            return None;
+        }
+        let mut op = Op::with(
+            cache,
+            full,
+            State::Load(Box::new(Load {
+                ttl,
+                max_age: None,
+                timeout: None,
+                within: within.to_vec(),
+                has_loader: true,
+                started: Instant::now(),
+                fallback: None,
+                policy,
+                stale: None,
+                refresh_of,
+                detached: false,
+                phase: Phase::Start,
+            })),
+        );
+        op.background = Some(Background::Refresh);
+        Some(op)
     }
 
     /// The store read of a `get` without a loader whose in-process lookup missed (and was
@@ -645,6 +877,11 @@ impl<V: Clone + 'static> Op<V> {
     /// How the answer was served (meaningful once `step` is done).
     pub fn served(&self) -> Served {
         self.served
+    }
+
+    /// How the answer was served, as `get_entry` reports it (once `step` is done).
+    pub fn entry_info(&self) -> EntryInfo {
+        self.served.info(self.cache.now())
     }
 
     /// The flight this operation leads, if it leads one: async hosts keep it in their task's
@@ -725,6 +962,39 @@ impl<V: Clone + 'static> Op<V> {
     /// Advances the operation. `host` converts values, on this thread; `waker` is woken
     /// when a [`Step::Park`] may be over.
     pub fn step(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Step<V> {
+        if let Some(o) = self.spawn.take() {
+            return Step::Spawn(o);
+        }
+        let step = self.step_state(host, waker);
+        if let (Step::Done(r), Some(Background::Refresh)) = (&step, self.background) {
+            let counters = &self.cache.inner.memory.counters;
+            match r {
+                Ok(Answer::Value(_)) => counters.refreshed(),
+                Err(_) => counters.refresh_error(),
+                Ok(_) => {}
+            }
+        }
+        step
+    }
+
+    /// Hands `other` back: the next [`Op::step`] returns it as [`Step::Spawn`] again (a
+    /// binding that stepped an operation where it cannot start background work yet).
+    pub fn defer_spawn(&mut self, other: Box<Op<V>>) {
+        debug_assert!(self.spawn.is_none());
+        self.spawn = Some(other);
+    }
+
+    /// How a `get_entry` that found nothing reports.
+    pub(crate) fn mark_miss(&mut self) {
+        self.served = Served::new(Status::Miss, Source::Memory);
+    }
+
+    /// Whether this operation runs in the background (nobody waits for its answer).
+    pub fn is_background(&self) -> bool {
+        self.background.is_some()
+    }
+
+    fn step_state(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Step<V> {
         loop {
             let next = match &mut self.state {
                 State::Answered(a) => {
@@ -762,30 +1032,29 @@ impl<V: Clone + 'static> Op<V> {
                     Some(r) => {
                         let (seen, max_age, fallback) = (*seen, *max_age, fallback.take());
                         let failed = r.is_err();
-                        let answer = match self.store_value(r, max_age, host, false) {
-                            Some((v, size, deadline, born)) => {
+                        let policy = self.cache.inner.settings.policy;
+                        let found = self.store_value(r, max_age, host, false, &policy, false);
+                        let answer = match found {
+                            Some((v, size, times, _)) => {
                                 self.cache.fill(
                                     &self.full,
                                     None,
                                     Some(seen),
                                     v.clone(),
                                     size,
-                                    deadline,
-                                    born,
+                                    times,
                                 );
                                 self.served = Served {
                                     status: Status::Hit,
                                     source: Source::Store,
+                                    times: Some((times.born, times.deadline)),
                                 };
                                 Answer::Value(v)
                             }
                             None => match fallback {
                                 // The store cannot say: the copy here is the best answer.
                                 Some(v) if failed => {
-                                    self.served = Served {
-                                        status: Status::Hit,
-                                        source: Source::Memory,
-                                    };
+                                    self.served = Served::new(Status::Hit, Source::Memory);
                                     Answer::Value(v)
                                 }
                                 // Gone from the store: the copy here is gone too.
@@ -830,8 +1099,9 @@ impl<V: Clone + 'static> Op<V> {
                             u64::MAX => NEVER,
                             f => now.saturating_add(f.saturating_sub(epoch)),
                         };
+                        let times = self.cache.times(now, deadline, 0);
                         self.cache
-                            .fill(&self.full, None, Some(seen), v, size, deadline, now);
+                            .fill(&self.full, None, Some(seen), v, size, times);
                     }
                 }
                 Ok(Answer::Int(n))
@@ -848,10 +1118,10 @@ impl<V: Clone + 'static> Op<V> {
                 Fallback::LocalTtl => {
                     let now = self.cache.now();
                     Answer::Ms(self.cache.inner.memory.peek_live(&self.full, now).map(|e| {
-                        if e.deadline == NEVER {
+                        if e.times.deadline == NEVER {
                             f64::INFINITY
                         } else {
-                            (e.deadline - now) as f64
+                            (e.times.deadline - now) as f64
                         }
                     }))
                 }
@@ -866,16 +1136,20 @@ impl<V: Clone + 'static> Op<V> {
         self.cache.clone()
     }
 
-    /// A value from a store read: decoded on this thread, with its size and in-process
-    /// deadline; `None` for nothing usable. `waiting` accepts a hand-off (a `ttl` 0 value
-    /// for the waiters of the load that made it).
+    /// A value from a store read, decoded on this thread, with its size and its times in
+    /// this process: `(value, size, times, true)` for a fresh value; with `want_stale`,
+    /// `(…, false)` for an expired one the store still keeps; `None` for nothing usable.
+    /// `waiting` accepts a hand-off (a `ttl` 0 value for the waiters of the load that
+    /// made it).
     fn store_value(
         &self,
         r: StoreResult<Option<Vec<u8>>>,
         max_age: Option<u64>,
         host: &mut dyn Host<V>,
         waiting: bool,
-    ) -> Option<(V, u64, u64, u64)> {
+        policy: &Policy,
+        want_stale: bool,
+    ) -> Option<(V, u64, Times, bool)> {
         let counters = &self.cache.inner.memory.counters;
         let Some(bytes) = r.ok()? else {
             counters.store_miss();
@@ -886,12 +1160,14 @@ impl<V: Clone + 'static> Op<V> {
             return None;
         };
         let epoch = self.cache.clock().epoch_ms();
-        let usable = match &env.body {
-            Body::Value(_) => {
-                env.is_fresh(epoch) && max_age.is_none_or(|m| epoch.saturating_sub(env.created) < m)
-            }
-            Body::Handoff(_) => waiting,
-            Body::Failure { .. } => false,
+        let (usable, fresh) = match &env.body {
+            Body::Value(_) if env.is_fresh(epoch) => (
+                max_age.is_none_or(|m| epoch.saturating_sub(env.created) < m),
+                true,
+            ),
+            Body::Value(_) => (want_stale && env.stale_until > epoch, false),
+            Body::Handoff(_) => (waiting, true),
+            Body::Failure { .. } => (false, false),
         };
         if !usable {
             counters.store_miss();
@@ -899,17 +1175,36 @@ impl<V: Clone + 'static> Op<V> {
         }
         let value = env.value()?;
         let (v, size) = from_store(host, value).ok()?;
-        counters.store_hit();
+        if fresh {
+            counters.store_hit();
+        } else {
+            counters.store_miss();
+        }
         let now = self.cache.now();
+        // A store's time (epoch ms) as this process's cache time.
+        let local = |t: u64| {
+            if t == u64::MAX {
+                NEVER
+            } else if t >= epoch {
+                now.saturating_add(t - epoch)
+            } else {
+                now.saturating_sub(epoch - t)
+            }
+        };
+        let born = local(env.created);
         let deadline = match &env.body {
             Body::Handoff(_) => now,
-            _ => match env.remaining(epoch) {
-                u64::MAX => NEVER,
-                left => now.saturating_add(left),
-            },
+            _ => local(env.fresh_until),
         };
-        let born = now.saturating_sub(epoch.saturating_sub(env.created));
-        Some((v, size, deadline, born))
+        let times = Times {
+            born,
+            deadline,
+            keep_until: local(env.stale_until).max(deadline),
+            refresh_at: policy.refresh_at(born, deadline, env.load_ms),
+            load_ms: env.load_ms,
+            epoch: self.cache.inner.memory.invalidations.epoch(),
+        };
+        Some((v, size, times, fresh))
     }
 
     /// One step of a load; `None` to be called again at once.
@@ -924,16 +1219,30 @@ impl<V: Clone + 'static> Op<V> {
                 let r = self.begin(host);
                 r.map(|a| Step::Done(Ok(a)))
             }
-            Phase::Joined { flight, deadline } => match flight.poll(Some(waker)) {
+            Phase::Joined {
+                flight,
+                deadline,
+                soft_at,
+                hard_at,
+            } => match flight.poll(Some(waker)) {
                 Some(Outcome::Value(v)) => {
-                    self.served = Served {
-                        status: Status::Joined,
-                        source: Source::Loader,
+                    let status = if load.detached {
+                        Status::Loaded
+                    } else {
+                        Status::Joined
+                    };
+                    let now = self.cache.now();
+                    self.served = match self.cache.inner.memory.peek_kept(&self.full, now) {
+                        Some(e) => Served::of(status, Source::Loader, &e),
+                        None => Served::new(status, Source::Loader),
                     };
                     self.state = State::Answered(None);
                     Some(Step::Done(Ok(Answer::Value(v))))
                 }
                 Some(Outcome::Error(e)) => {
+                    if let Some(step) = self.stale_instead(false) {
+                        return Some(step);
+                    }
                     self.state = State::Answered(None);
                     Some(Step::Done(Err(e)))
                 }
@@ -942,46 +1251,128 @@ impl<V: Clone + 'static> Op<V> {
                     None
                 }
                 None => {
-                    let d = *deadline;
-                    if d.is_some_and(|d| Instant::now() >= d) {
+                    let now = Instant::now();
+                    let (d, soft, hard) = (*deadline, *soft_at, *hard_at);
+                    let flight = flight.clone();
+                    if hard.is_some_and(|h| now >= h) {
+                        // Abandoned: later callers start a new load; this one's late result
+                        // is kept only over nothing newer (see `Cache::fill`).
+                        flight.abandoned.store(true, Ordering::SeqCst);
+                        let mut map = self.cache.inner.flights.lock(&self.full);
+                        flight::detach(&mut map, &self.full, &flight);
+                        drop(map);
+                        if let Some(step) = self.stale_instead(true) {
+                            return Some(step);
+                        }
+                        let ms = self
+                            .policy()
+                            .hard_timeout
+                            .map_or(0, |t| t.as_millis() as u64);
+                        self.state = State::Answered(None);
+                        return Some(Step::Done(Err(Error::Timeout {
+                            key: flight.key.to_string(),
+                            ms,
+                        })));
+                    }
+                    if soft.is_some_and(|s| now >= s) {
+                        if let Some(step) = self.stale_instead(false) {
+                            return Some(step);
+                        }
+                    }
+                    if d.is_some_and(|d| now >= d) {
                         let e = Error::Timeout {
                             key: flight.key.to_string(),
-                            ms: load.timeout.map_or(0, |t| t.as_millis() as u64),
+                            ms: load_timeout_ms(&self.state),
                         };
                         self.state = State::Answered(None);
                         return Some(Step::Done(Err(e)));
                     }
-                    Some(Step::Park(d))
+                    let soft = soft.filter(|s| *s > now && self.has_stale_on_error());
+                    let wake = [d, soft, hard].into_iter().flatten().min();
+                    Some(Step::Park(wake))
                 }
             },
             Phase::Leading { .. } => self.step_lead(host, waker),
         }
     }
 
+    fn policy(&self) -> Policy {
+        match &self.state {
+            State::Load(l) => l.policy,
+            _ => self.cache.inner.settings.policy,
+        }
+    }
+
+    /// Whether this caller holds an expired value it may serve instead of an error.
+    fn has_stale_on_error(&self) -> bool {
+        let now = self.cache.now();
+        match &self.state {
+            State::Load(l) => l
+                .stale
+                .as_ref()
+                .is_some_and(|(e, _)| l.policy.serves_on_error(e, now)),
+            _ => false,
+        }
+    }
+
+    /// Serves the expired value this caller holds instead of an error or a wait, if the
+    /// policies allow (`any_kept`: any kept value will do, as after a `hard_timeout`).
+    fn stale_instead(&mut self, any_kept: bool) -> Option<Step<V>> {
+        if self.background.is_some() {
+            return None;
+        }
+        let now = self.cache.now();
+        let State::Load(l) = &mut self.state else {
+            return None;
+        };
+        let ok = l
+            .stale
+            .as_ref()
+            .is_some_and(|(e, _)| l.policy.serves_on_error(e, now) || (any_kept && e.kept(now)));
+        if !ok {
+            return None;
+        }
+        let (e, source) = l.stale.take()?;
+        self.cache.inner.memory.counters.miss_became_stale_hit();
+        self.served = Served::of(Status::Stale, source, &e);
+        self.state = State::Answered(None);
+        Some(Step::Done(Ok(Answer::Value(e.value))))
+    }
+
     /// Joins or leads this process's flight for the key.
     fn begin(&mut self, host: &mut dyn Host<V>) -> Option<Answer<V>> {
         let _ = host;
         let cache = self.cache.clone();
+        let background = self.background;
         let State::Load(load) = &mut self.state else {
             unreachable!()
         };
         let now = cache.now();
         let user_key = cache.user_key(&self.full).to_string();
         let mut map = cache.inner.flights.lock(&self.full);
-        // A load may have finished since the lookup.
+        // A load may have finished since the lookup (a refresh looks for a newer value).
         if let Some(e) = cache.inner.memory.peek_fresh(&self.full, now, load.max_age) {
-            drop(map);
-            self.state = State::Answered(None);
-            self.served = Served {
-                status: Status::Hit,
-                source: Source::Memory,
-            };
-            return Some(Answer::Value(e.value));
+            let due = background == Some(Background::Refresh) && now >= e.times.refresh_at;
+            if !due {
+                drop(map);
+                self.state = State::Answered(None);
+                if background.is_some() {
+                    return Some(Answer::Done);
+                }
+                self.served = Served::of(Status::Hit, Source::Memory, &e);
+                return Some(Answer::Value(e.value));
+            }
         }
         if let Some(f) = map.get(&*self.full) {
             if f.orphaned() || f.is_done() {
                 map.remove(&*self.full);
             } else {
+                if background.is_some() {
+                    // Someone loads the key already: nothing to refresh.
+                    drop(map);
+                    self.state = State::Answered(None);
+                    return Some(Answer::Done);
+                }
                 if load.within.contains(&f.id) || flight::leading_here(f.id) {
                     drop(map);
                     self.state = State::Answered(Some(Err(Error::Reentrant { key: user_key })));
@@ -990,9 +1381,24 @@ impl<V: Clone + 'static> Op<V> {
                 load.phase = Phase::Joined {
                     flight: f.clone(),
                     deadline: load.timeout.map(|t| load.started + t),
+                    soft_at: load.policy.soft_timeout.map(|t| load.started + t),
+                    hard_at: load.policy.hard_timeout.map(|t| load.started + t),
                 };
                 return None;
             }
+        }
+        // A load of this key failed a moment ago (fail-safe back-off): no new loader call.
+        if let Some(err) = cache.inner.failures.active(&self.full, now) {
+            drop(map);
+            if background.is_some() {
+                self.state = State::Answered(None);
+                return Some(Answer::Done);
+            }
+            if let Some(Step::Done(Ok(a))) = self.stale_instead(false) {
+                return Some(a);
+            }
+            self.state = State::Answered(Some(Err(err)));
+            return None;
         }
         let available = cache.inner.tier.as_ref().is_some_and(|t| t.available());
         if !available {
@@ -1000,14 +1406,11 @@ impl<V: Clone + 'static> Op<V> {
                 // An unverified copy, and no store to check it against: the best answer.
                 drop(map);
                 self.state = State::Answered(None);
-                self.served = Served {
-                    status: Status::Hit,
-                    source: Source::Memory,
-                };
+                self.served = Served::new(Status::Hit, Source::Memory);
                 return Some(Answer::Value(v));
             }
         }
-        let flight = Flights::start(&mut map, &self.full, &user_key);
+        let flight = Flights::start(&mut map, &self.full, &user_key, now);
         drop(map);
         let seen = cache.inner.memory.invalidations.seen(&self.full);
         let lead = match &cache.inner.tier {
@@ -1015,16 +1418,37 @@ impl<V: Clone + 'static> Op<V> {
                 let key = Tier::key(&self.full);
                 Lead::StoreRead(tier.call(move |s| Box::pin(async move { s.get(&key).await })))
             }
-            _ => Lead::Loader {
-                lease: None,
-                write_store: true,
-                started: Instant::now(),
-                counted: false,
-                result: None,
-            },
+            _ => Lead::loader(None, true, now),
         };
         load.phase = Phase::Leading { flight, lead, seen };
         None
+    }
+
+    /// Moves this load (its flight, lease and lead) into a new operation that goes on in
+    /// the background; this one is left at `Phase::Start`, for its caller to answer or to
+    /// join the flight.
+    fn split_off(&mut self, why: Background) -> Op<V> {
+        let State::Load(load) = &mut self.state else {
+            unreachable!()
+        };
+        let phase = std::mem::replace(&mut load.phase, Phase::Start);
+        let moved = Load {
+            ttl: load.ttl,
+            max_age: load.max_age,
+            timeout: None,
+            within: load.within.clone(),
+            has_loader: true,
+            started: load.started,
+            fallback: None,
+            policy: load.policy,
+            stale: None,
+            refresh_of: load.refresh_of,
+            detached: false,
+            phase,
+        };
+        let mut op = Op::with(&self.cache, &self.full, State::Load(Box::new(moved)));
+        op.background = Some(why);
+        op
     }
 
     fn step_lead(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Option<Step<V>> {
@@ -1033,6 +1457,9 @@ impl<V: Clone + 'static> Op<V> {
         };
         let max_age = load.max_age;
         let timeout_at = load.timeout.map(|t| load.started + t);
+        let policy = load.policy;
+        let refresh_of = load.refresh_of;
+        let want_stale = policy.keep_ms() > 0 && load.stale.is_none();
         let Phase::Leading { flight, lead, .. } = &mut load.phase else {
             unreachable!()
         };
@@ -1049,8 +1476,32 @@ impl<V: Clone + 'static> Op<V> {
                     Err(crate::value::envelope::EnvelopeError::Foreign
                         | crate::value::envelope::EnvelopeError::NewerVersion(_))
                 ));
-                if let Some(found) = self.store_value(r, max_age, host, false) {
-                    return Some(self.lead_done_from_store(&flight, found, Status::Hit));
+                match self.store_value(r, max_age, host, false, &policy, want_stale) {
+                    Some(found) if found.3 && self.newer_than_refreshed(&found.2, refresh_of) => {
+                        return Some(self.lead_done_from_store(&flight, found, Status::Hit));
+                    }
+                    Some((v, size, times, false)) => {
+                        // Expired, still kept by the store: a stale value for this call.
+                        let e = Entry {
+                            value: v,
+                            size,
+                            times,
+                        };
+                        let now = self.cache.now();
+                        if self.background.is_none() && policy.serves_stale(&e, now) {
+                            // Stale-while-revalidate: the load goes on in the background.
+                            self.cache.inner.memory.counters.miss_became_stale_hit();
+                            let mut rest = self.split_off(Background::Refresh);
+                            rest.set_lead(rest.take_lease());
+                            self.served = Served::of(Status::Refreshing, Source::Store, &e);
+                            self.state = State::Answered(Some(Ok(Answer::Value(e.value))));
+                            return Some(Step::Spawn(Box::new(rest)));
+                        }
+                        if let State::Load(l) = &mut self.state {
+                            l.stale = Some((e, Source::Store));
+                        }
+                    }
+                    _ => {}
                 }
                 if let Some(v) = self.take_fallback() {
                     if failed {
@@ -1058,23 +1509,14 @@ impl<V: Clone + 'static> Op<V> {
                         self.cache.end_flight(&self.full, &flight);
                         flight.publish(Outcome::Value(v.clone()));
                         self.state = State::Answered(None);
-                        self.served = Served {
-                            status: Status::Hit,
-                            source: Source::Memory,
-                        };
+                        self.served = Served::new(Status::Hit, Source::Memory);
                         return Some(Step::Done(Ok(Answer::Value(v))));
                     }
                     // Gone from the store (or not this version's): so is the copy here.
                     self.cache.drop_copy(&self.full, self.seen());
                 }
                 let next = if failed || foreign {
-                    Lead::Loader {
-                        lease: None,
-                        write_store: !foreign,
-                        started: Instant::now(),
-                        counted: false,
-                        result: None,
-                    }
+                    Lead::loader(None, !foreign, self.cache.now())
                 } else {
                     self.take_lease()
                 };
@@ -1098,13 +1540,7 @@ impl<V: Clone + 'static> Op<V> {
                     Ok(LeaseState::Held { remaining_ms }) => {
                         self.watch_remote(Instant::now() + Duration::from_millis(remaining_ms + 1))
                     }
-                    Err(_) => Lead::Loader {
-                        lease: None,
-                        write_store: true,
-                        started: Instant::now(),
-                        counted: false,
-                        result: None,
-                    },
+                    Err(_) => Lead::loader(None, true, self.cache.now()),
                 };
                 self.set_lead(next);
                 None
@@ -1114,7 +1550,9 @@ impl<V: Clone + 'static> Op<V> {
                     return Some(Step::Park(None));
                 };
                 let failed = r.is_err();
-                let found = self.store_value(r, max_age, host, false);
+                let found = self
+                    .store_value(r, max_age, host, false, &policy, false)
+                    .filter(|f| self.newer_than_refreshed(&f.2, refresh_of));
                 let Lead::Reread { lease, .. } = self.take_lead() else {
                     unreachable!()
                 };
@@ -1130,13 +1568,7 @@ impl<V: Clone + 'static> Op<V> {
                 } else {
                     Some(lease)
                 };
-                self.set_lead(Lead::Loader {
-                    lease,
-                    write_store: true,
-                    started: Instant::now(),
-                    counted: false,
-                    result: None,
-                });
+                self.set_lead(Lead::loader(lease, true, self.cache.now()));
                 None
             }
             Lead::Remote {
@@ -1166,18 +1598,12 @@ impl<V: Clone + 'static> Op<V> {
                         return Some(self.lead_failed(&flight, e, false));
                     }
                     let store_failed = r.is_err();
-                    if let Some(found) = self.store_value(r, max_age, host, true) {
+                    if let Some(found) = self.store_value(r, max_age, host, true, &policy, false) {
                         self.cache.inner.memory.counters.remote_load_joined();
                         return Some(self.lead_done_from_store(&flight, found, Status::Joined));
                     }
                     if store_failed {
-                        self.set_lead(Lead::Loader {
-                            lease: None,
-                            write_store: true,
-                            started: Instant::now(),
-                            counted: false,
-                            result: None,
-                        });
+                        self.set_lead(Lead::loader(None, true, self.cache.now()));
                         return None;
                     }
                     if Instant::now() >= lease_until {
@@ -1222,13 +1648,29 @@ impl<V: Clone + 'static> Op<V> {
             Lead::Loader {
                 result, counted, ..
             } => {
+                if !*counted
+                    && self.background.is_none()
+                    && (policy.soft_timeout.is_some() || policy.hard_timeout.is_some())
+                {
+                    // The caller may stop waiting before the loader ends: the loader runs
+                    // in the background, and this caller waits for its flight.
+                    let rest = self.split_off(Background::Detached);
+                    let State::Load(load) = &mut self.state else {
+                        unreachable!()
+                    };
+                    load.detached = true;
+                    load.phase = Phase::Joined {
+                        flight,
+                        deadline: load.timeout.map(|t| load.started + t),
+                        soft_at: policy.soft_timeout.map(|t| load.started + t),
+                        hard_at: policy.hard_timeout.map(|t| load.started + t),
+                    };
+                    return Some(Step::Spawn(Box::new(rest)));
+                }
                 if !*counted {
                     *counted = true;
                     self.cache.inner.memory.counters.load();
-                    self.served = Served {
-                        status: Status::Loaded,
-                        source: Source::Loader,
-                    };
+                    self.served = Served::new(Status::Loaded, Source::Loader);
                     return Some(Step::RunLoader);
                 }
                 let Some(result) = result.take() else {
@@ -1241,10 +1683,7 @@ impl<V: Clone + 'static> Op<V> {
                     return Some(Step::Park(None));
                 };
                 let Lead::Filling {
-                    value,
-                    size,
-                    deadline,
-                    ..
+                    value, size, times, ..
                 } = self.take_lead()
                 else {
                     unreachable!()
@@ -1252,7 +1691,6 @@ impl<V: Clone + 'static> Op<V> {
                 // Refused (a `set` or `del` voided the lease): the callers get the value, but
                 // it is not kept, here either. A store failure: kept here.
                 if !matches!(r, Ok(false)) {
-                    let now = self.cache.now();
                     let seen = self.seen();
                     self.cache.fill(
                         &self.full,
@@ -1260,12 +1698,12 @@ impl<V: Clone + 'static> Op<V> {
                         Some(seen),
                         value.clone(),
                         size,
-                        deadline,
-                        now,
+                        times,
                     );
                 } else {
                     self.cache.end_flight(&self.full, &flight);
                 }
+                self.served.times = Some((times.born, times.deadline));
                 flight.publish(Outcome::Value(value.clone()));
                 self.state = State::Answered(None);
                 Some(Step::Done(Ok(Answer::Value(value))))
@@ -1293,7 +1731,7 @@ impl<V: Clone + 'static> Op<V> {
             Lead::Loader {
                 lease: None,
                 write_store: false,
-                started: Instant::now(),
+                started_ms: 0,
                 counted: true,
                 result: None,
             },
@@ -1395,26 +1833,36 @@ impl<V: Clone + 'static> Op<V> {
         }
     }
 
+    /// Whether a store value found by a refresh ahead of expiry is newer than the value
+    /// being refreshed (else the refresh loads anyway).
+    fn newer_than_refreshed(&self, times: &Times, refresh_of: Option<u64>) -> bool {
+        let Some(old) = refresh_of else {
+            return true;
+        };
+        let now = self.cache.now();
+        let created = self
+            .cache
+            .clock()
+            .epoch_ms()
+            .saturating_sub(now.saturating_sub(times.born));
+        // Both times went through the same conversion: 1 ms covers its rounding.
+        created > old.saturating_add(1)
+    }
+
     fn lead_done_from_store(
         &mut self,
         flight: &Arc<Flight<V>>,
-        (v, size, deadline, born): (V, u64, u64, u64),
+        (v, size, times, _): (V, u64, Times, bool),
         status: Status,
     ) -> Step<V> {
         let seen = self.seen();
-        self.cache.fill(
-            &self.full,
-            Some(flight),
-            Some(seen),
-            v.clone(),
-            size,
-            deadline,
-            born,
-        );
+        self.cache
+            .fill(&self.full, Some(flight), Some(seen), v.clone(), size, times);
         flight.publish(Outcome::Value(v.clone()));
         self.served = Served {
             status,
             source: Source::Store,
+            times: Some((times.born, times.deadline)),
         };
         self.state = State::Answered(None);
         Step::Done(Ok(Answer::Value(v)))
@@ -1423,9 +1871,22 @@ impl<V: Clone + 'static> Op<V> {
     fn lead_failed(&mut self, flight: &Arc<Flight<V>>, e: Error, count: bool) -> Step<V> {
         if count {
             self.cache.inner.memory.counters.load_error();
+            let policy = self.policy();
+            if policy.stale_if_error > 0 {
+                // Fail-safe: no new loader call for this key during the back-off.
+                let now = self.cache.now();
+                let until = now.saturating_add(policy.fail_safe_backoff);
+                self.cache
+                    .inner
+                    .failures
+                    .record(&self.full, until, e.clone(), now);
+            }
         }
         self.cache.end_flight(&self.full, flight);
         flight.publish(Outcome::Error(e.clone()));
+        if let Some(step) = self.stale_instead(false) {
+            return step;
+        }
         self.state = State::Answered(None);
         Step::Done(Err(e))
     }
@@ -1439,7 +1900,7 @@ impl<V: Clone + 'static> Op<V> {
         let Lead::Loader {
             lease,
             write_store,
-            started,
+            started_ms,
             ..
         } = self.take_lead()
         else {
@@ -1487,19 +1948,16 @@ impl<V: Clone + 'static> Op<V> {
         };
         let now = self.cache.now();
         let deadline = Expiry::deadline(now, ttl);
+        let load_ms = now.saturating_sub(started_ms).min(u32::MAX as u64) as u32;
+        let policy = self.policy();
+        let times = policy.times(now, deadline, load_ms, 0);
+        self.served.times = Some((now, deadline));
         let Some(hold) = lease else {
             // No store, or it failed: this process keeps the value.
             let _ = write_store;
             let seen = self.seen();
-            self.cache.fill(
-                &self.full,
-                Some(flight),
-                Some(seen),
-                v.clone(),
-                size,
-                deadline,
-                now,
-            );
+            self.cache
+                .fill(&self.full, Some(flight), Some(seen), v.clone(), size, times);
             flight.publish(Outcome::Value(v.clone()));
             self.state = State::Answered(None);
             return Some(Step::Done(Ok(Answer::Value(v))));
@@ -1517,9 +1975,8 @@ impl<V: Clone + 'static> Op<V> {
                 return Some(Step::Done(Ok(Answer::Value(v))));
             }
         };
-        let load_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
         let too_large = self.cache.over_entry_limits(&self.full, size);
-        let mut env = self.cache.envelope(body, ttl, load_ms);
+        let mut env = self.cache.envelope(body, ttl, load_ms, policy.keep_ms());
         if ttl == 0 || too_large {
             // Not kept, but the waiters of other processes still get it.
             if too_large && ttl > 0 {
@@ -1544,12 +2001,20 @@ impl<V: Clone + 'static> Op<V> {
         let pending = self
             .tier()
             .call(move |s| Box::pin(async move { s.fill(&key, token, bytes, reclaim).await }));
-        let deadline = if ttl == 0 || too_large { now } else { deadline };
+        let times = if ttl == 0 || too_large {
+            Times {
+                deadline: now,
+                keep_until: now,
+                ..times
+            }
+        } else {
+            times
+        };
         self.set_lead(Lead::Filling {
             lease: hold,
             value: v,
             size,
-            deadline,
+            times,
             pending,
         });
         // Not parked yet: the next step polls the write with the caller's waker.
@@ -1585,7 +2050,9 @@ impl<V: Clone + 'static> Op<V> {
     }
 
     /// Drives the operation to its answer on this thread, running `loader` when asked
-    /// (Rust callers; a panicking loader gives every caller an error).
+    /// (Rust callers; a panicking loader gives every caller an error). The loader runs
+    /// once, so background work (a refresh, a load past a timeout) runs here, before the
+    /// answer: the bindings, whose loaders can be called again, run it in the background.
     pub fn run_blocking<F>(mut self, host: &mut dyn Host<V>, loader: F) -> Result<Answer<V>>
     where
         F: FnOnce() -> std::result::Result<V, LoaderError>,
@@ -1605,6 +2072,11 @@ impl<V: Clone + 'static> Op<V> {
                 }
                 Step::Park(until) => {
                     parker.park_until(until);
+                }
+                Step::Spawn(other) => {
+                    if let Some(f) = loader.take() {
+                        let _ = other.run_blocking(host, f);
+                    }
                 }
             }
         }
@@ -1638,6 +2110,11 @@ impl<V: Clone + 'static> Op<V> {
                 }
                 Step::Park(until) => {
                     ParkFuture::new(until).await;
+                }
+                Step::Spawn(other) => {
+                    if let Some(f) = loader.take() {
+                        let _ = Box::pin(other.run_async(host, f)).await;
+                    }
                 }
             }
         }

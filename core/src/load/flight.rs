@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -43,6 +43,11 @@ pub(crate) struct Flight<V> {
     pub key: Box<str>,
     /// The process generation the flight was started in (see [`after_fork_in_child`]).
     generation: u64,
+    /// When it started (the cache's clock): a late result of an abandoned flight is kept
+    /// only over values older than this.
+    pub started: u64,
+    /// Its callers stopped waiting (`hard_timeout`) and later callers start a new flight.
+    pub abandoned: AtomicBool,
     state: Mutex<State<V>>,
 }
 
@@ -60,12 +65,14 @@ pub(crate) fn fork_generation() -> u64 {
 }
 
 impl<V: Clone> Flight<V> {
-    fn new(key: &str) -> Self {
+    fn new(key: &str, started: u64) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Flight {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             key: key.into(),
             generation: fork_generation(),
+            started,
+            abandoned: AtomicBool::new(false),
             state: Mutex::new(State {
                 outcome: None,
                 wakers: Vec::new(),
@@ -149,8 +156,8 @@ impl<V: Clone> Flights<V> {
         self.stripes.iter().map(|s| s.map.lock()).collect()
     }
 
-    pub fn start(map: &mut FlightMap<V>, full: &str, user_key: &str) -> Arc<Flight<V>> {
-        let f = Arc::new(Flight::new(user_key));
+    pub fn start(map: &mut FlightMap<V>, full: &str, user_key: &str, now: u64) -> Arc<Flight<V>> {
+        let f = Arc::new(Flight::new(user_key, now));
         map.insert(full.into(), f.clone());
         f
     }

@@ -12,9 +12,15 @@
 //!         Step::Done(answer)  => return answer,
 //!         Step::RunLoader     => op.loaded(run the host's loader, &mut host),
 //!         Step::Park(until)   => sleep until `waker` is woken or `until` passes,
+//!         Step::Spawn(other)  => drive `other` to its end in the background (a thread
+//!                                or task of the host, with the same loader), go on,
 //!     }
 //! }
 //! ```
+//!
+//! `Spawn` is how the resilience policies ([`policy`]) let a caller go while a load goes
+//! on: a refresh of a value served stale or ahead of its expiry, or a load that outlived
+//! the caller's `soft_timeout` / `hard_timeout`.
 //!
 //! A binding keeps only what is its own: running its loader, converting values, and
 //! parking and waking its thread or event loop. Rust callers use
@@ -24,3 +30,4 @@
 pub mod driver;
 pub mod flight;
 pub mod options;
+pub mod policy;

@@ -1,6 +1,7 @@
 //! The options of one call that may load.
 
 use crate::load::flight::FlightId;
+use crate::load::policy::PolicyOptions;
 
 /// A call's `ttl`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -50,6 +51,8 @@ pub struct LoadOptions<'a> {
     /// Flights whose loader this call runs inside (kept by bindings for async loaders,
     /// where the thread does not tell).
     pub within: &'a [FlightId],
+    /// This call's resilience policies, over the cache's.
+    pub policy: PolicyOptions,
 }
 
 impl LoadOptions<'static> {

@@ -11,25 +11,46 @@ pub(crate) type Key = compact_str::CompactString;
 #[derive(Clone)]
 pub(crate) struct Entry<V> {
     pub value: V,
-    /// When the value was written, for `max_age`.
+    /// The value's size in bytes, as the caller measured it.
+    pub size: u64,
+    pub times: Times,
+}
+
+/// When an entry was made, how long it lives, and what may happen to it on the way.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Times {
+    /// When the value was written (or, for a copy of a store's entry, made), for `max_age`
+    /// and ages.
     pub born: u64,
     /// The first millisecond at which the entry is expired.
     pub deadline: u64,
-    /// The value's size in bytes, as the caller measured it.
-    pub size: u64,
+    /// The first millisecond at which an expired entry is no longer kept for stale serving
+    /// (`deadline` when no stale window applies).
+    pub keep_until: u64,
+    /// From this millisecond a hit starts one refresh ahead of expiry (`NEVER`: no refresh).
+    pub refresh_at: u64,
+    /// How long the load that made the value took (ms, on the cache's clock).
+    pub load_ms: u32,
     /// The listening epoch the value was read or written in (see `invalidations`).
     pub epoch: u32,
 }
 
 impl<V> Entry<V> {
+    /// Not expired.
     #[inline]
     pub fn live(&self, now: u64) -> bool {
-        self.deadline > now
+        self.times.deadline > now
+    }
+
+    /// Still kept: live, or expired within its stale window.
+    #[inline]
+    pub fn kept(&self, now: u64) -> bool {
+        self.times.keep_until > now
     }
 
     #[inline]
     pub fn fresh(&self, now: u64, max_age: Option<u64>) -> bool {
-        self.live(now) && max_age.is_none_or(|m| now.saturating_sub(self.born) < m)
+        self.live(now) && max_age.is_none_or(|m| now.saturating_sub(self.times.born) < m)
     }
 }
 

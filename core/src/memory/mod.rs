@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::load::flight::FlightMap;
 use crate::stats::Counters;
 use bounds::Bounds;
-use entry::{Entry, EntryWeighter, Key, Released, ReleasedEntries};
+use entry::{Entry, EntryWeighter, Key, Released, ReleasedEntries, Times};
 use expiry::{Expiry, NEVER};
 use invalidations::Invalidations;
 
@@ -31,10 +31,15 @@ use invalidations::Invalidations;
 pub(crate) enum Found<V> {
     /// A fresh copy that may be answered as it is (counted as a hit).
     Fresh(V),
+    /// A fresh copy whose refresh ahead of expiry is due (counted as a hit).
+    Aging(V),
     /// A fresh copy made while changes of other processes may have gone unannounced: ask
     /// the store first, answer this copy if the store cannot (counted by the caller).
     Unverified(V),
-    /// Nothing fresh (counted as a miss).
+    /// An expired entry still kept for stale serving, or one older than the call's
+    /// `max_age` (counted by the caller).
+    Stale(Entry<V>),
+    /// Nothing (counted as a miss).
     Absent,
 }
 
@@ -82,18 +87,20 @@ impl<V: Clone> Memory<V> {
     pub fn lookup(&self, full: &str, now: u64, max_age: Option<u64>) -> Found<V> {
         match self.map.get(full) {
             Some(e) if e.fresh(now, max_age) => {
-                if self.invalidations.trusted(e.epoch) {
-                    self.counters.hit();
-                    Found::Fresh(e.value)
+                if !self.invalidations.trusted(e.times.epoch) {
+                    return Found::Unverified(e.value);
+                }
+                self.counters.hit();
+                if now >= e.times.refresh_at {
+                    Found::Aging(e.value)
                 } else {
-                    Found::Unverified(e.value)
+                    Found::Fresh(e.value)
                 }
             }
-            Some(e) => {
+            Some(e) if e.kept(now) => Found::Stale(e),
+            Some(_) => {
                 self.counters.miss();
-                if !e.live(now) {
-                    self.remove_expired(full, now);
-                }
+                self.remove_expired(full, now);
                 Found::Absent
             }
             None => {
@@ -101,6 +108,11 @@ impl<V: Clone> Memory<V> {
                 Found::Absent
             }
         }
+    }
+
+    /// The entry of `full` if it is still kept (fresh or stale), counting nothing.
+    pub fn peek_kept(&self, full: &str, now: u64) -> Option<Entry<V>> {
+        self.map.peek(full).filter(|e| e.kept(now))
     }
 
     /// The live entry of `full`, counting nothing.
@@ -113,12 +125,12 @@ impl<V: Clone> Memory<V> {
     pub fn peek_fresh(&self, full: &str, now: u64, max_age: Option<u64>) -> Option<Entry<V>> {
         self.map
             .peek(full)
-            .filter(|e| e.fresh(now, max_age) && self.invalidations.trusted(e.epoch))
+            .filter(|e| e.fresh(now, max_age) && self.invalidations.trusted(e.times.epoch))
     }
 
     #[cold]
     fn remove_expired(&self, full: &str, now: u64) {
-        if let Some((k, e)) = self.map.remove_if(full, |e| !e.live(now)) {
+        if let Some((k, e)) = self.map.remove_if(full, |e| !e.kept(now)) {
             self.counters.expired(1);
             self.released(&k, &e);
         }
@@ -139,15 +151,13 @@ impl<V: Clone> Memory<V> {
         full: &str,
         value: V,
         size: u64,
-        deadline: u64,
-        born: u64,
-        epoch: u32,
+        times: Times,
         now: u64,
     ) -> (bool, ReleasedEntries<V>) {
         let key_bytes = full.len() as u64;
         let mut released = ReleasedEntries::new();
-        if deadline <= now || self.bounds.check(key_bytes, size).is_err() {
-            if deadline > now {
+        if times.deadline <= now || self.bounds.check(key_bytes, size).is_err() {
+            if times.deadline > now {
                 self.counters.rejected();
             }
             if let Some(e) = self.remove(lock, full, now) {
@@ -166,16 +176,10 @@ impl<V: Clone> Memory<V> {
         };
         self.map.insert_with_lifecycle(
             Key::from(full),
-            Entry {
-                value,
-                born,
-                deadline,
-                size,
-                epoch,
-            },
+            Entry { value, size, times },
             &mut released,
         );
-        self.expiry.note(deadline);
+        self.expiry.note(times.keep_until);
         let (mut evicted, mut expired) = (0u64, 0u64);
         let mut own = 0;
         for (k, e) in released.iter() {
@@ -288,8 +292,8 @@ impl<V: Clone> Memory<V> {
         let graveyard = RefCell::new(Vec::new());
         let min_survivor = Cell::new(NEVER);
         self.map.retain(|k, e| {
-            if e.live(now) {
-                min_survivor.set(min_survivor.get().min(e.deadline));
+            if e.kept(now) {
+                min_survivor.set(min_survivor.get().min(e.times.keep_until));
                 true
             } else {
                 graveyard.borrow_mut().push((k.clone(), e.clone()));

@@ -41,6 +41,14 @@ pub fn register() {
 const CHANNEL: &str = "fc:v1:changes";
 
 fn open(settings: &StoreSettings) -> flightcache::Result<Arc<dyn Store>> {
+    if settings.max_entries.is_some() || settings.max_bytes.is_some() {
+        // Silently ignoring a bound would surprise: say where Redis's bound lives.
+        return Err(flightcache::Error::InvalidArgument(format!(
+            "store {}: store_max_entries / store_max_bytes bound a SQLite file; a Redis store \
+             is bounded by the server's own maxmemory and eviction policy",
+            settings.url.redacted()
+        )));
+    }
     RedisStore::open(settings)
         .map(|s| Arc::new(s) as Arc<dyn Store>)
         .map_err(|e| {

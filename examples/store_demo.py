@@ -1,8 +1,10 @@
-"""Several handler processes, Python and Node, share one SQLite file (`make demo`).
+"""Several handler processes, Python and Node, share one store (`make demo`): a SQLite
+file, then a Redis server this demo starts on a free loopback port.
 
 Six processes start at once and ask for the same token: one of them calls the (slow) API,
-the others wait for its answer through the file. Then a process started afterwards (a
-"restart") still finds the token.
+the others wait for its answer through the store. Then a process started afterwards (a
+"restart") still finds the token. Last, the Redis server is killed, and a handler still
+gets its token (from the API, as if there were no store).
 """
 
 from __future__ import annotations
@@ -45,10 +47,7 @@ sleep(Number(process.argv[2]) * 1000 - Date.now()).then(async () => {
 """
 
 
-def main() -> None:
-    folder = tempfile.mkdtemp(prefix="flightcache-demo-")
-    url = f"sqlite://{folder}/handlers.db"
-    env = dict(os.environ, FLIGHTCACHE_NODE=str(HERE.parent / "bindings-node"))
+def share(url: str, env: dict[str, str]) -> None:
     start = time.time() + 1.0
     print(f"6 handler processes share {url}; one calls the API:")
     procs = []
@@ -61,9 +60,25 @@ def main() -> None:
     for p in procs:
         p.wait()
         assert p.returncode == 0
-    print("a process started later (a restart) finds the token in the file:")
+    print("a process started later (a restart) finds the token in the store:")
     subprocess.run([sys.executable, "-c", PY_HANDLER, url, "0"], env=env, check=True)
     subprocess.run(["node", "-e", JS_HANDLER, "--", url, "0"], env=env, check=True)
+
+
+def main() -> None:
+    folder = tempfile.mkdtemp(prefix="flightcache-demo-")
+    env = dict(os.environ, FLIGHTCACHE_NODE=str(HERE.parent / "bindings-node"))
+    share(f"sqlite://{folder}/handlers.db", env)
+
+    sys.path.insert(0, str(HERE.parent / "tests" / "stores"))
+    from redis_server import RedisServer
+
+    with RedisServer() as server:
+        print()
+        share(server.url, env)
+        server.kill()
+        print("the Redis server is killed; a handler still gets its token:")
+        subprocess.run([sys.executable, "-c", PY_HANDLER, server.url, "0"], env=env, check=True)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,30 @@ store-demo: python-build node-build redis-server-installed
 # make bench: the SQLite store against diskcache (Python) and Keyv + @keyv/sqlite (Node), and
 # from Rust (p50 / p99). The Node anchors are installed into bench/stores/node_modules (the
 # sqlite3 package builds from source there, which takes about a minute the first time).
-.PHONY: store-bench
-store-bench: python-build node-build
+# Then the Redis store (store-redis-bench, also a target of its own).
+.PHONY: store-bench store-redis-bench
+store-bench: python-build node-build redis-server-installed
 	cargo run -q --release -p flightcache --example store_bench
 	@$(PY) -m pip install -q --disable-pip-version-check diskcache
 	$(PY) $(ROOT)/bench/stores/python_store_bench.py
 	cd $(ROOT)/bench/stores && npm install --no-audit --no-fund --loglevel=error
 	node $(ROOT)/bench/stores/node_store_bench.js
+	$(store_redis_bench)
+
+# The Redis store against redis-py (with hiredis, the parser it picks when installed, and
+# without) and cashews (Python), ioredis and cache-manager with @keyv/redis (Node), and
+# redis-rs (Rust), on one loopback Redis that redis_server.py starts for the run (free port,
+# own folder, stopped by its pid). Each bench empties that database first. Never part of
+# make test; nothing asserts a timing.
+define store_redis_bench
+@$(PY) -m pip install -q --disable-pip-version-check redis hiredis cashews
+cd $(ROOT)/bench/stores && npm install --no-audit --no-fund --loglevel=error
+cargo build -q --release -p flightcache --example redis_bench
+$(PY) $(ROOT)/tests/stores/redis_server.py -- bash -euo pipefail -c '\
+  cargo run -q --release -p flightcache --example redis_bench; \
+  $(PY) $(ROOT)/bench/stores/python_redis_bench.py; \
+  node $(ROOT)/bench/stores/node_redis_bench.js'
+endef
+
+store-redis-bench: python-build node-build redis-server-installed
+	$(store_redis_bench)

@@ -20,7 +20,7 @@ bench: rust-bench python-bench node-bench store-bench http-bench
 
 # The README's examples are the files the tests run: fail if the README shows anything else.
 readme-check:
-	@for f in examples/readme_example.py examples/readme_example.js; do \
+	@for f in examples/readme_example.py examples/readme_example.js examples/resilience_example.py examples/resilience_example.js; do \
 	  python3 -c 'import sys; r = open("README.md").read(); e = open(sys.argv[1]).read(); sys.exit(0 if e in r else "README.md does not show " + sys.argv[1] + " unchanged")' $$f; \
 	done
 	@echo "readme-check: README.md shows the examples the tests run"

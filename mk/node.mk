@@ -12,8 +12,9 @@ node-test: node-build
 	cargo clippy -q -p flightcache-node --no-deps -- -D warnings
 	cd $(NODE_PKG) && node --expose-gc --test test/*.test.js
 
-node-demo: node-build
+node-demo: node-build conformance-node-link
 	node $(ROOT)/examples/handler.js
+	NODE_PATH=$(ROOT)/tests/node/node_modules node $(ROOT)/examples/resilience_example.js
 
 # Installs the libraries it compares against into bench/node/node_modules.
 node-bench: node-build

@@ -22,7 +22,8 @@ python-unit: python-build
 
 python-stubtest: python-build
 	cd $(PY_PKG) && $(PY) -m mypy.stubtest flightcache
-	cd $(ROOT) && $(PY) -m mypy --strict --no-incremental examples/readme_example.py examples/handler.py
+	cd $(ROOT) && $(PY) -m mypy --strict --no-incremental examples/readme_example.py examples/handler.py \
+	  examples/resilience_example.py
 
 # What a user does on a fresh clone: a new virtualenv, `pip install ./bindings-python`, then
 # the README's Python example, run as written.
@@ -37,6 +38,7 @@ python-test: python-unit python-stubtest python-install-check
 
 python-demo: python-build
 	$(PY) $(ROOT)/examples/handler.py
+	$(PY) $(ROOT)/examples/resilience_example.py
 
 python-bench: python-build
 	@$(PY) -m pip install -q --disable-pip-version-check $(PY_BENCH_TOOLS)

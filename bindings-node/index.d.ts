@@ -219,7 +219,7 @@ export class Cache<V = any> {
   token(
     name: string,
     fetchToken: () => TokenResponse | string | PromiseLike<TokenResponse | string>,
-    options?: { skew?: number }
+    options?: { skew?: number, /** Fraction of the kept time after which a call fetches the next token in the background (default 0.8; null: off). */ refreshAhead?: number | null }
   ): Promise<string>
   /** The global `fetch` through this cache (`flightcache/http`'s `wrapFetch`, default options). */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>

@@ -5,9 +5,10 @@
 // OAuth token response ({ access_token, expires_in } or expires_at) or the token itself (a
 // JWT, whose exp gives the lifetime).
 //
-// Refresh-ahead (a background fetch before the old token expires) belongs to the cache's
-// refreshAhead option, still to come; until then the first caller after the lifetime less
-// the skew fetches a new token.
+// Refresh-ahead: the first call after `refreshAhead` (default 0.8) of the time a token is kept
+// returns it at once and fetches the next one in the background (the cache's refreshAhead
+// policy), so callers of a busy token never wait for the token endpoint; `refreshAhead: null`
+// turns it off (the first caller after the lifetime less the skew fetches).
 
 const native = require('./flightcache.node')
 
@@ -59,7 +60,12 @@ function token (cache, name, fetchToken, options) {
       [t, keep] = grant(cache, name, value, skew)
       return t
     })
-    return cache.namespace(NAMESPACE).get(name, { getValue, ttl: () => keep })
+    const refreshAhead = options === undefined || options.refreshAhead === undefined
+      ? 0.8
+      : options.refreshAhead
+    const opts = { getValue, ttl: () => keep }
+    if (refreshAhead !== null) opts.refreshAhead = refreshAhead
+    return cache.namespace(NAMESPACE).get(name, opts)
   } catch (e) {
     return Promise.reject(e)
   }

@@ -696,7 +696,7 @@ impl Cache {
     }
 
     /// The access token `name`: `fetch_token` runs once per lifetime (see flightcache._token).
-    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, name, fetch_token, *, skew=30000)")]
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, name, fetch_token, *, skew=30000, refresh_ahead=0.8)")]
     fn token<'py>(
         slf: &Bound<'py, Self>,
         args: &Bound<'py, PyTuple>,
@@ -706,7 +706,7 @@ impl Cache {
     }
 
     /// `cache.token` for asyncio: `fetch_token` may be an async function.
-    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, name, fetch_token, *, skew=30000)")]
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, name, fetch_token, *, skew=30000, refresh_ahead=0.8)")]
     fn atoken<'py>(
         slf: &Bound<'py, Self>,
         args: &Bound<'py, PyTuple>,

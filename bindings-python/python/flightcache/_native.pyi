@@ -268,7 +268,12 @@ class Cache:
         **policy: Unpack[_Policy],
     ) -> Callable[[Callable[..., _T]], Callable[..., _T]]: ...
     def token(
-        self, name: str, fetch_token: Callable[[], dict[str, Any] | str], *, skew: float = 30000
+        self,
+        name: str,
+        fetch_token: Callable[[], dict[str, Any] | str],
+        *,
+        skew: float = 30000,
+        refresh_ahead: float | None = 0.8,
     ) -> str: ...
     def atoken(
         self,
@@ -276,6 +281,7 @@ class Cache:
         fetch_token: Callable[[], dict[str, Any] | str | Awaitable[dict[str, Any] | str]],
         *,
         skew: float = 30000,
+        refresh_ahead: float | None = 0.8,
     ) -> Awaitable[str]: ...
 
 @final

@@ -6,9 +6,11 @@ gives the lifetime); the core (``flightcache::http::token``) reads it. Tokens ar
 cache's ``token`` namespace under their name, as plain strings, and fetched once per lifetime
 however many callers ask (the cache's single flight).
 
-Refresh-ahead (fetching a new token in the background before the old one expires) belongs to
-the cache's ``refresh_ahead`` option, still to come; until then a token is fetched again by
-the first caller after its lifetime less the skew.
+Refresh-ahead: the first call after ``refresh_ahead`` (default 0.8) of the time a token is
+kept returns it at once and fetches the next one in the background (the cache's
+``refresh_ahead`` policy), so callers of a busy token never wait for the token endpoint;
+``refresh_ahead=None`` turns it off (the first caller after the lifetime less the skew
+fetches).
 """
 
 from __future__ import annotations
@@ -49,7 +51,18 @@ def _grant(cache: Any, name: str, value: Any, skew: Any) -> tuple[str, int]:
     return token, keep
 
 
-def token(cache: Any, name: str, fetch_token: Callable[[], Any], *, skew: float = 30_000) -> str:
+def _policy(refresh_ahead: Any) -> dict[str, Any]:
+    return {} if refresh_ahead is None else {"refresh_ahead": refresh_ahead}
+
+
+def token(
+    cache: Any,
+    name: str,
+    fetch_token: Callable[[], Any],
+    *,
+    skew: float = 30_000,
+    refresh_ahead: float | None = 0.8,
+) -> str:
     _check(name, fetch_token, skew)
     keep = 0
 
@@ -63,11 +76,20 @@ def token(cache: Any, name: str, fetch_token: Callable[[], Any], *, skew: float 
         token, keep = _grant(cache, name, value, skew)
         return token
 
-    result: str = cache.namespace(NAMESPACE).get(name, load, lambda _t: keep)
+    result: str = cache.namespace(NAMESPACE).get(
+        name, load, lambda _t: keep, **_policy(refresh_ahead)
+    )
     return result
 
 
-async def atoken(cache: Any, name: str, fetch_token: Callable[[], Any], *, skew: float = 30_000) -> str:
+async def atoken(
+    cache: Any,
+    name: str,
+    fetch_token: Callable[[], Any],
+    *,
+    skew: float = 30_000,
+    refresh_ahead: float | None = 0.8,
+) -> str:
     _check(name, fetch_token, skew)
     keep = 0
 
@@ -79,7 +101,9 @@ async def atoken(cache: Any, name: str, fetch_token: Callable[[], Any], *, skew:
         token, keep = _grant(cache, name, value, skew)
         return token
 
-    result: str = await cache.namespace(NAMESPACE).aget(name, load, lambda _t: keep)
+    result: str = await cache.namespace(NAMESPACE).aget(
+        name, load, lambda _t: keep, **_policy(refresh_ahead)
+    )
     return result
 
 

@@ -30,15 +30,35 @@ describe('cache.token', () => {
 
   it('fetches once per lifetime less the skew', async () => {
     const { cache, clock } = setup()
-    for (let i = 0; i < 3; i++) assert.equal(await cache.token('api', fetchToken), 't1')
+    const off = { refreshAhead: null }
+    for (let i = 0; i < 3; i++) assert.equal(await cache.token('api', fetchToken, off), 't1')
     assert.equal(up.count('/token'), 1)
     clock.advance(3_600_000 - 30_000 - 1)
-    assert.equal(await cache.token('api', fetchToken), 't1')
+    assert.equal(await cache.token('api', fetchToken, off), 't1')
     clock.advance(1)
-    assert.equal(await cache.token('api', fetchToken), 't2')
+    assert.equal(await cache.token('api', fetchToken, off), 't2')
     assert.equal(up.count('/token'), 2)
     assert.equal(await cache.token('other', fetchToken, { skew: 300_000 }), 't3')
     assert.equal((await cache.namespace('token').remainingTtl('other')), 3_300_000)
+  })
+
+  it('refreshes ahead of expiry in the background', async () => {
+    const { cache, clock } = setup()
+    assert.equal(await cache.token('api', fetchToken), 't1')
+    const kept = 3_600_000 - 30_000
+    clock.advance(Math.floor(kept * 0.8) - 1)
+    assert.equal(await cache.token('api', fetchToken), 't1')
+    assert.equal(up.count('/token'), 1)
+    clock.advance(1)
+    // Past 80% of the time it is kept: this caller gets t1 at once; t2 is fetched meanwhile.
+    assert.equal(await cache.token('api', fetchToken), 't1')
+    const deadline = Date.now() + 10_000
+    while ((await cache.token('api', fetchToken)) !== 't2') {
+      assert.ok(Date.now() < deadline, 'the token was never refreshed')
+      await sleep(10)
+    }
+    assert.equal(up.count('/token'), 2)
+    assert.equal(await cache.namespace('token').remainingTtl('api'), kept)
   })
 
   it('100 concurrent callers share one fetch', async () => {

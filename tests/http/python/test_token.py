@@ -51,16 +51,54 @@ def test_fetched_once_per_lifetime_less_the_skew(server: Upstream, cache: Cache,
     def fetch() -> dict[str, Any]:
         return dict(httpx.post(server.url("/token")).json())
 
-    assert [cache.token("api", fetch) for _ in range(3)] == ["t1"] * 3
+    assert [cache.token("api", fetch, refresh_ahead=None) for _ in range(3)] == ["t1"] * 3
     assert server.calls["/token"] == 1
     clock.advance(3_600_000 - 30_000 - 1)
-    assert cache.token("api", fetch) == "t1"
+    assert cache.token("api", fetch, refresh_ahead=None) == "t1"
     clock.advance(1)
-    assert cache.token("api", fetch) == "t2"
+    assert cache.token("api", fetch, refresh_ahead=None) == "t2"
     assert server.calls["/token"] == 2
     # Another skew: kept 3600 s less 5 min.
     assert cache.token("other", fetch, skew=300_000) == "t3"
     assert cache.namespace("token").remaining_ttl("other") == 3_300_000
+
+
+def test_refreshed_ahead_of_expiry_in_the_background(
+    server: Upstream, cache: Cache, clock: ManualClock
+) -> None:
+    def fetch() -> dict[str, Any]:
+        return dict(httpx.post(server.url("/token")).json())
+
+    assert cache.token("api", fetch) == "t1"
+    kept = 3_600_000 - 30_000
+    clock.advance(int(kept * 0.8) - 1)
+    assert cache.token("api", fetch) == "t1"
+    assert server.calls["/token"] == 1
+    clock.advance(1)
+    # Past 80% of the time it is kept: this caller gets t1 at once; t2 is fetched meanwhile.
+    assert cache.token("api", fetch) == "t1"
+    deadline = time.monotonic() + 10
+    while cache.token("api", fetch) != "t2":
+        assert time.monotonic() < deadline, "the token was never refreshed"
+        time.sleep(0.01)
+    assert server.calls["/token"] == 2
+    assert cache.namespace("token").remaining_ttl("api") == kept
+
+    async def afetch() -> dict[str, Any]:
+        async with httpx.AsyncClient() as c:
+            return dict((await c.post(server.url("/token"))).json())
+
+    async def main() -> None:
+        clock.advance(int(kept * 0.8))
+        assert await cache.atoken("api", afetch) == "t2"
+        for _ in range(1000):
+            if await cache.atoken("api", afetch) == "t3":
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the token was never refreshed by atoken")
+
+    asyncio.run(main())
+    assert server.calls["/token"] == 3
 
 
 def test_concurrent_callers_share_one_fetch(server: Upstream, cache: Cache, clock: ManualClock) -> None:

@@ -118,10 +118,24 @@ class Flight {
    * Promise of it only when the request bounds its age (`max-age=N`). */
   lookup () {
     let entry = this.view.getSync(this.base)
+    // Not in this process: with a store, another process (or language) may have stored it.
+    if (entry === undefined && this.view.hasStore) return this.lookupShared()
     if (entry !== undefined && entry.status === undefined) {
       // A marker: the responses here vary on request headers.
       this.key = native.httpVariant(this.base, entry.vary, this.headers)
       entry = this.view.getSync(this.key)
+    }
+    this.entry = entry
+    if (entry === undefined || this.maxAge === 0) return undefined
+    if (this.maxAge === undefined) return entry
+    return this.view.get(this.key, { maxAge: this.maxAge })
+  }
+
+  async lookupShared () {
+    let entry = await this.view.get(this.base)
+    if (entry !== undefined && entry.status === undefined) {
+      this.key = native.httpVariant(this.base, entry.vary, this.headers)
+      entry = await this.view.get(this.key)
     }
     this.entry = entry
     if (entry === undefined || this.maxAge === 0) return undefined

@@ -196,6 +196,8 @@ export class Cache<V = any> {
   ping(): Promise<boolean>
   /** Entries in this process's tier now. */
   readonly size: number
+  /** Whether a shared store is behind this cache (its `get` then reads the store). */
+  readonly hasStore: boolean
   /** The last error the store gave, or undefined. */
   readonly storeError: string | undefined
   /** A view with the whole API whose keys are stored under `name`. */

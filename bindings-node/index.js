@@ -418,6 +418,11 @@ class Cache {
     return native.len(this.#h)
   }
 
+  /** Whether a shared store is behind this cache (its `get` then reads the store). */
+  get hasStore () {
+    return this.#store
+  }
+
   /** The last error the store gave (undefined: none, or no store). */
   get storeError () {
     return native.storeError(this.#h)

@@ -406,3 +406,47 @@ def test_a_401_drops_the_token_held_by_cache_token(up: Upstream, make: Callable[
     # A POST's 401 drops it too (the request bypasses the cache).
     assert c.get(up.url("/me"), {"Authorization": "Bearer t2"}, method="POST")[0] == 401
     assert cache.token("api", fetch_token) == "t3"
+
+
+def test_python_and_node_share_stored_responses_through_sqlite(up: Upstream, tmp_path: Any) -> None:
+    """A response Python stored is a hit in a Node process on the same SQLite file, and the
+    other way round: one upstream call each."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    up.route("/from-python", ok(b"stored by python", ETag='"py"'))
+    up.route("/from-node", ok(b"stored by node"))
+    store = f"sqlite://{tmp_path}/shared.db"
+    root = Path(__file__).resolve().parents[3]
+    modules = tmp_path / "node_modules"
+    modules.mkdir()
+    (modules / "flightcache").symlink_to(root / "bindings-node")
+    node_script = """
+      const { Cache } = require('flightcache')
+      const { wrapFetch } = require('flightcache/http')
+      const f = wrapFetch(fetch, new Cache({ store: process.argv[1] }))
+      ;(async () => {
+        for (const url of process.argv.slice(2)) {
+          const r = await f(url)
+          console.log(JSON.stringify([r.status, r.headers.get('x-cache'), await r.text()]))
+        }
+      })()
+    """
+    py_cache = Cache(store=store)
+    c = Client("httpx", py_cache)
+    assert c.get(up.url("/from-python"))[:2] == (200, "MISS")
+    out = subprocess.run(
+        ["node", "-e", node_script, store, up.url("/from-python"), up.url("/from-node"),
+         up.url("/from-node")],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "NODE_PATH": str(modules)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line) for line in out.stdout.splitlines()] == [
+        [200, "HIT", "stored by python"],
+        [200, "MISS", "stored by node"],
+        [200, "HIT", "stored by node"],
+    ]
+    assert c.get(up.url("/from-node")) == (200, "HIT", b"stored by node")
+    assert up.calls["/from-python"] == 1 and up.calls["/from-node"] == 1

@@ -16,7 +16,7 @@ demo: rust-demo python-demo node-demo store-demo
 test: readme-check rust-lint rust-test python-test node-test conformance store-test dist-test http-test
 	@echo "make test: all suites passed"
 
-bench: rust-bench python-bench node-bench store-bench http-bench
+bench: rust-bench python-bench node-bench store-bench http-bench resilience-bench
 
 # The README's examples are the files the tests run: fail if the README shows anything else.
 readme-check:
@@ -44,3 +44,4 @@ include mk/conformance.mk
 include mk/dist.mk
 include mk/stores.mk
 include mk/http.mk
+include mk/resilience.mk

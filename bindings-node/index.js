@@ -312,7 +312,11 @@ class Cache {
       getValue = options.getValue
       ttl = options.ttl
       maxAge = options.maxAge
-      call = options
+      // Read here, where the JIT makes it cheap; the native side reads the options only
+      // when one is given.
+      if (options.staleTtl !== undefined || options.staleIfError !== undefined ||
+        options.softTimeout !== undefined || options.hardTimeout !== undefined ||
+        options.refreshAhead !== undefined || options.failSafeBackoff !== undefined) call = options
     } else {
       throw wrongType(`options must be an object, got ${typeName(options)}`)
     }

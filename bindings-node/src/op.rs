@@ -169,6 +169,13 @@ pub unsafe fn answer_or_pending(
     ttl_of: Option<JsRef>,
     out: napi_value,
 ) -> JsResult<napi_value> {
+    if let Some(a) = op.answered_now() {
+        // Most writes without a store: no waker to make.
+        return match a {
+            Ok(a) => answer_to_js(env, a),
+            Err(e) => Err(errors::throw(env, &e)),
+        };
+    }
     let mut host = host_for(env, size_of.as_deref(), ttl_of.as_ref())?;
     let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
     let step = op.step(&mut host, &waker(wake, id));

@@ -180,11 +180,10 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
-        policy: Option<&Bound<'_, PyDict>>,
+        policy: flightcache::PolicyOptions,
         entry: bool,
     ) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
-        let policy = convert::policy_options("get", policy)?;
         let default = || default.map_or_else(|| py.None(), |d| d.clone().unbind());
         let f = get_value.filter(|f| !f.is_none());
         if let Some(f) = f.filter(|f| !f.is_callable()) {
@@ -212,11 +211,13 @@ impl Cache {
             };
         }
         let ttl = TtlArg::parse(ttl)?;
-        let within = within(py)?;
-        let opts = ttl.load_options(max_age, &within, policy)?;
+        // The flights this task loads (a context variable) matter only when the call waits or
+        // loads: looked up after the core has answered a hit.
+        let opts = ttl.load_options(max_age, &[], policy)?;
         let check = aio(py).blocks_this_thread.bind(py);
         if entry {
-            let op = self.inner.load_entry(k, &opts, f.is_some()).py_err(py)?;
+            let mut op = self.inner.load_entry(k, &opts, f.is_some()).py_err(py)?;
+            op.set_within(&within(py)?);
             let mut host = self.host(py);
             host.ttl_of = ttl.function;
             let (a, info) = drive_blocking_entry(py, op, &mut host, f, f.map(|_| check))?;
@@ -226,7 +227,8 @@ impl Cache {
         match self.inner.load(k, &opts).py_err(py)? {
             Lookup::Hit(v) => Ok(v.into_py()),
             Lookup::Absent => Ok(default()),
-            Lookup::Pending(op) => {
+            Lookup::Pending(mut op) => {
+                op.set_within(&within(py)?);
                 let mut host = self.host(py);
                 host.ttl_of = ttl.function;
                 let a = drive_blocking(py, op, &mut host, f, Some(check))?;
@@ -244,11 +246,10 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
-        policy: Option<&Bound<'_, PyDict>>,
+        policy: flightcache::PolicyOptions,
         entry: bool,
     ) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
-        let policy = convert::policy_options("aget", policy)?;
         let default_obj = default.map(|d| d.clone().unbind());
         let size_of = || self.shared.size_of.as_ref().map(|f| f.clone_ref(py));
         let gv = get_value.filter(|f| !f.is_none());
@@ -273,11 +274,11 @@ impl Cache {
             };
         }
         let ttl = TtlArg::parse(ttl)?;
-        let within = within(py)?;
-        let opts = ttl.load_options(max_age, &within, policy)?;
+        let opts = ttl.load_options(max_age, &[], policy)?;
         let ttl_of = || ttl.function.map(|f| f.clone().unbind());
         if entry {
-            let op = self.inner.load_entry(k, &opts, gv.is_some()).py_err(py)?;
+            let mut op = self.inner.load_entry(k, &opts, gv.is_some()).py_err(py)?;
+            op.set_within(&within(py)?);
             let op = PyOp::new(op, size_of(), ttl_of(), default_obj).answering_entries();
             let op = Py::new(py, op)?;
             return Ok(aio(py).drive.bind(py).call1((op, loader()))?.unbind());
@@ -290,7 +291,8 @@ impl Cache {
                 ready(py, v.into_py())
             }
             Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
-            Lookup::Pending(op) => {
+            Lookup::Pending(mut op) => {
+                op.set_within(&within(py)?);
                 let op = Py::new(py, PyOp::new(op, size_of(), ttl_of(), default_obj))?;
                 Ok(aio(py).drive.bind(py).call1((op, loader()))?.unbind())
             }
@@ -403,7 +405,11 @@ impl Cache {
     /// (one load per key however many threads, and with a store processes, ask). The
     /// resilience options (`stale_ttl`, `stale_if_error`, `soft_timeout`, `hard_timeout`,
     /// `refresh_ahead`, `fail_safe_backoff`) override the cache's for this call.
-    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[pyo3(signature = (
+        key, get_value=None, ttl=None, *, max_age=None, default=None, stale_ttl=None,
+        stale_if_error=None, soft_timeout=None, hard_timeout=None, refresh_ahead=None,
+        fail_safe_backoff=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn get(
         &self,
@@ -413,14 +419,31 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
-        policy: Option<&Bound<'_, PyDict>>,
+        stale_ttl: Option<&Bound<'_, PyAny>>,
+        stale_if_error: Option<&Bound<'_, PyAny>>,
+        soft_timeout: Option<&Bound<'_, PyAny>>,
+        hard_timeout: Option<&Bound<'_, PyAny>>,
+        refresh_ahead: Option<&Bound<'_, PyAny>>,
+        fail_safe_backoff: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let policy = convert::policy_args(
+            stale_ttl,
+            stale_if_error,
+            soft_timeout,
+            hard_timeout,
+            refresh_ahead,
+            fail_safe_backoff,
+        )?;
         self.get_blocking(py, key, get_value, ttl, max_age, default, policy, false)
     }
 
     /// `get`, answering a `CacheEntry`: the value with how it was served (hit, stale,
     /// loaded...), its age and remaining TTL.
-    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[pyo3(signature = (
+        key, get_value=None, ttl=None, *, max_age=None, default=None, stale_ttl=None,
+        stale_if_error=None, soft_timeout=None, hard_timeout=None, refresh_ahead=None,
+        fail_safe_backoff=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn get_entry(
         &self,
@@ -430,15 +453,32 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
-        policy: Option<&Bound<'_, PyDict>>,
+        stale_ttl: Option<&Bound<'_, PyAny>>,
+        stale_if_error: Option<&Bound<'_, PyAny>>,
+        soft_timeout: Option<&Bound<'_, PyAny>>,
+        hard_timeout: Option<&Bound<'_, PyAny>>,
+        refresh_ahead: Option<&Bound<'_, PyAny>>,
+        fail_safe_backoff: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let policy = convert::policy_args(
+            stale_ttl,
+            stale_if_error,
+            soft_timeout,
+            hard_timeout,
+            refresh_ahead,
+            fail_safe_backoff,
+        )?;
         self.get_blocking(py, key, get_value, ttl, max_age, default, policy, true)
     }
 
     /// `get` for asyncio: returns an awaitable. `get_value` may be a callable, an async
     /// callable, or an awaitable (coroutine, Task, Future). Sync and async callers of one
     /// key share one load.
-    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[pyo3(signature = (
+        key, get_value=None, ttl=None, *, max_age=None, default=None, stale_ttl=None,
+        stale_if_error=None, soft_timeout=None, hard_timeout=None, refresh_ahead=None,
+        fail_safe_backoff=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn aget(
         &self,
@@ -448,13 +488,30 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
-        policy: Option<&Bound<'_, PyDict>>,
+        stale_ttl: Option<&Bound<'_, PyAny>>,
+        stale_if_error: Option<&Bound<'_, PyAny>>,
+        soft_timeout: Option<&Bound<'_, PyAny>>,
+        hard_timeout: Option<&Bound<'_, PyAny>>,
+        refresh_ahead: Option<&Bound<'_, PyAny>>,
+        fail_safe_backoff: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let policy = convert::policy_args(
+            stale_ttl,
+            stale_if_error,
+            soft_timeout,
+            hard_timeout,
+            refresh_ahead,
+            fail_safe_backoff,
+        )?;
         self.get_async(py, key, get_value, ttl, max_age, default, policy, false)
     }
 
     /// `get_entry` for asyncio.
-    #[pyo3(signature = (key, get_value=None, ttl=None, *, max_age=None, default=None, **policy))]
+    #[pyo3(signature = (
+        key, get_value=None, ttl=None, *, max_age=None, default=None, stale_ttl=None,
+        stale_if_error=None, soft_timeout=None, hard_timeout=None, refresh_ahead=None,
+        fail_safe_backoff=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn aget_entry(
         &self,
@@ -464,8 +521,21 @@ impl Cache {
         ttl: Option<&Bound<'_, PyAny>>,
         max_age: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
-        policy: Option<&Bound<'_, PyDict>>,
+        stale_ttl: Option<&Bound<'_, PyAny>>,
+        stale_if_error: Option<&Bound<'_, PyAny>>,
+        soft_timeout: Option<&Bound<'_, PyAny>>,
+        hard_timeout: Option<&Bound<'_, PyAny>>,
+        refresh_ahead: Option<&Bound<'_, PyAny>>,
+        fail_safe_backoff: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let policy = convert::policy_args(
+            stale_ttl,
+            stale_if_error,
+            soft_timeout,
+            hard_timeout,
+            refresh_ahead,
+            fail_safe_backoff,
+        )?;
         self.get_async(py, key, get_value, ttl, max_age, default, policy, true)
     }
 

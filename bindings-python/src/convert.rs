@@ -64,6 +64,49 @@ pub fn opt_millis(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option
 /// The resilience policies given as keyword arguments (of the constructor, or of a
 /// call): milliseconds (or `timedelta`s), and `refresh_ahead` a fraction of the TTL. The
 /// core checks the values; a name it does not know is a TypeError naming it.
+/// A call's resilience options, given as keyword arguments (None: the cache's).
+pub fn policy_args(
+    stale_ttl: Option<&Bound<'_, PyAny>>,
+    stale_if_error: Option<&Bound<'_, PyAny>>,
+    soft_timeout: Option<&Bound<'_, PyAny>>,
+    hard_timeout: Option<&Bound<'_, PyAny>>,
+    refresh_ahead: Option<&Bound<'_, PyAny>>,
+    fail_safe_backoff: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PolicyOptions> {
+    if stale_ttl.is_none()
+        && stale_if_error.is_none()
+        && soft_timeout.is_none()
+        && hard_timeout.is_none()
+        && refresh_ahead.is_none()
+        && fail_safe_backoff.is_none()
+    {
+        return Ok(PolicyOptions::default());
+    }
+    let refresh_ahead = match refresh_ahead.filter(|v| !v.is_none()) {
+        None => None,
+        Some(v) if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() => {
+            Some(v.extract::<f64>()?)
+        }
+        Some(v) => {
+            return Err(crate::errors::wrong_type(
+                v.py(),
+                format!(
+                    "refresh_ahead must be a fraction of the TTL (a number), not {}",
+                    crate::value::type_name(v)
+                ),
+            ))
+        }
+    };
+    Ok(PolicyOptions {
+        stale_ttl: opt_millis("stale_ttl", stale_ttl)?,
+        stale_if_error: opt_millis("stale_if_error", stale_if_error)?,
+        soft_timeout: opt_millis("soft_timeout", soft_timeout)?,
+        hard_timeout: opt_millis("hard_timeout", hard_timeout)?,
+        refresh_ahead,
+        fail_safe_backoff: opt_millis("fail_safe_backoff", fail_safe_backoff)?,
+    })
+}
+
 pub fn policy_options(
     what: &str,
     kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,

@@ -108,6 +108,9 @@ fn drive(
     get_value: Option<&Bound<'_, PyAny>>,
     blocks_this_thread: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Answer<PyVal>> {
+    if let Some(a) = op.answered_now() {
+        return a.py_err(py);
+    }
     let parker = Parker::new();
     let waker = parker.waker();
     let mut checked_own_loop = false;

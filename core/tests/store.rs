@@ -96,8 +96,20 @@ fn one_load_per_key_across_processes() {
         assert_eq!(t.join().unwrap(), "secret");
     }
     assert_eq!(loads.load(SeqCst), 1, "one loader for every process");
-    let joined: u64 = caches.iter().map(|c| c.stats().remote_loads_joined).sum();
-    assert_eq!(joined, 3, "the three other processes took the stored value");
+    // Each other process waited for the load (joined it) or, when its first caller came
+    // after the load (a busy machine), read the stored value: never loaded it.
+    let took: Vec<u64> = caches
+        .iter()
+        .map(|c| {
+            let s = c.stats();
+            s.remote_loads_joined + s.store_hits
+        })
+        .collect();
+    assert_eq!(
+        took.iter().filter(|&&n| n > 0).count(),
+        3,
+        "the three other processes took the stored value: {took:?}"
+    );
 }
 
 #[test]

@@ -37,10 +37,11 @@ def env() -> dict[str, str]:
     return e
 
 
-def run(lang: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        worker(lang, *args), capture_output=True, text=True, env=env(), timeout=60
-    )
+def run(lang: str, *args: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    e = env()
+    if options:
+        e["FLIGHTCACHE_TEST_OPTIONS"] = json.dumps(options)
+    out = subprocess.run(worker(lang, *args), capture_output=True, text=True, env=e, timeout=60)
     assert out.returncode == 0, f"{lang} {args}: {out.stderr}"
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -88,6 +89,43 @@ def test_one_loader_call_for_eight_processes_python_and_node(
     results = {r for o in outs for r in o["results"]}
     assert len(results) == 1, results
     assert sum(len(o["results"]) for o in outs) == 200
+
+
+def test_one_refresh_for_eight_processes_served_stale(db: str, tmp_path: Path) -> None:
+    """stale_ttl with a store: every caller of 8 processes (Python and Node) gets the stale
+    value at once, and one background refresh runs for all of them (the store's lease)."""
+    # Written with stale_ttl in force: the store keeps it past its TTL.
+    stored = run("python", db, "set", "hot", json.dumps("v0"), "300", options={"stale_ttl": 60_000})
+    assert stored["stored"] is True
+    time.sleep(0.6)
+    log = tmp_path / "refreshes.log"
+    start_at = int(time.time() * 1000) + 1500
+    e = env()
+    e["FLIGHTCACHE_TEST_OPTIONS"] = json.dumps({"stale_ttl": 60_000})
+    e["FLIGHTCACHE_TEST_LINGER_MS"] = "1500"
+    procs = [
+        subprocess.Popen(
+            worker(lang, db, "load", "hot", "25", str(log), "200", str(start_at)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+        )
+        for lang in ["python", "node"] * 4
+    ]
+    outs = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=60)
+        assert p.returncode == 0, stderr
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    calls = log.read_text().splitlines()
+    print(f"refresh loader calls across 8 processes: {len(calls)} ({calls})")
+    assert len(calls) == 1, calls
+    refreshed = run("python", db, "get", "hot")["value"]
+    assert refreshed.startswith("from "), refreshed
+    # A caller whose read came after the refresh (a busy machine) gets the new value.
+    results = [r for o in outs for r in o["results"]]
+    assert set(results) <= {"v0", refreshed}, set(results)
+    stale = sum(o["stats"].get("stale_hits", o["stats"].get("staleHits", 0)) for o in outs)
+    print(f"stale values served: {stale} of {len(results)}")
+    assert stale == results.count("v0") and stale > 0
 
 
 @pytest.mark.parametrize("holder", ["python", "node"])

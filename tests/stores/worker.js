@@ -42,6 +42,8 @@ async function main () {
     if (delay > 0) await sleep(delay)
     const results = await Promise.all(Array.from({ length: callers }, () =>
       cache.get(key, { getValue: loader }).catch((e) => `error ${e.name}: ${e.message}`)))
+    // Background work (a refresh) may outlive the calls: give it time before reporting.
+    await sleep(Number(process.env.FLIGHTCACHE_TEST_LINGER_MS || 0))
     console.log(JSON.stringify({ results, stats: cache.stats() }))
   } else if (mode === 'hold') {
     const [log, ready] = args

@@ -9,7 +9,8 @@ printed as one JSON line. Run by test_*.py (never by hand).
     worker.py URL steady PREFIX SECONDS READY (gets and sets without pause; see below)
     worker.py URL writes KEY N               (sets KEY to 0..N-1, one after another)
 
-FLIGHTCACHE_TEST_OPTIONS (JSON, snake_case) adds options to the cache. Loaders append
+FLIGHTCACHE_TEST_OPTIONS (JSON, snake_case) adds options to the cache;
+FLIGHTCACHE_TEST_LINGER_MS keeps a `load` worker alive that long after its calls. Loaders append
 "LANG PID EPOCH_SECONDS" to their log.
 """
 
@@ -78,6 +79,8 @@ def main() -> None:
             t.start()
         for t in threads:
             t.join()
+        # Background work (a refresh) may outlive the calls: give it time before reporting.
+        time.sleep(int(os.environ.get("FLIGHTCACHE_TEST_LINGER_MS", "0")) / 1000)
         print(json.dumps({"results": results, "stats": cache.stats().as_dict()}))
     elif mode == "hold":
         log, ready = args

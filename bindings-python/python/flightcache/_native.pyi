@@ -144,7 +144,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: None = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> Any | None: ...
     @overload
     def get(
@@ -155,7 +160,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: _D,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> Any | _D: ...
     @overload
     def get(
@@ -166,7 +176,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> _T: ...
     @overload
     def aget(
@@ -177,7 +192,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> Awaitable[Any]: ...
     @overload
     def aget(
@@ -188,7 +208,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> Awaitable[_T]: ...
     @overload
     def aget(
@@ -199,7 +224,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> Awaitable[_T]: ...
     @overload
     def aget(
@@ -210,7 +240,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> Awaitable[_T]: ...
     def get_entry(
         self,
@@ -220,7 +255,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> CacheEntry: ...
     def aget_entry(
         self,
@@ -230,7 +270,12 @@ class Cache:
         *,
         max_age: _Ms | None = None,
         default: object = None,
-        **policy: Unpack[_Policy],
+        stale_ttl: _Ms | None = None,
+        stale_if_error: _Ms | None = None,
+        soft_timeout: _Ms | None = None,
+        hard_timeout: _Ms | None = None,
+        refresh_ahead: float | None = None,
+        fail_safe_backoff: _Ms | None = None,
     ) -> Awaitable[CacheEntry]: ...
     def set(self, key: str, value: object, ttl: _Ttl = None) -> bool: ...
     def aset(self, key: str, value: object, ttl: _Ttl = None) -> Awaitable[bool]: ...

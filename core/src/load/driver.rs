@@ -977,8 +977,34 @@ impl<V: Clone + 'static> Op<V> {
         step
     }
 
+    /// The answer, when the operation has one already and nothing else to do (no
+    /// background work to hand over): what [`Op::step`] would return, without a waker.
+    pub fn answered_now(&mut self) -> Option<Result<Answer<V>>> {
+        if self.spawn.is_some() || self.background.is_some() {
+            return None;
+        }
+        match &mut self.state {
+            State::Answered(a) => Some(
+                a.take()
+                    .unwrap_or_else(|| Err(Error::invalid("this operation has already answered"))),
+            ),
+            _ => None,
+        }
+    }
+
     /// Hands `other` back: the next [`Op::step`] returns it as [`Step::Spawn`] again (a
     /// binding that stepped an operation where it cannot start background work yet).
+    /// The flights the caller is loading (see [`LoadOptions::within`]), given after
+    /// [`Cache::load`] answered with an operation: a host whose `within` costs something to
+    /// find (a context variable) need not find it for a hit.
+    pub fn set_within(&mut self, within: &[FlightId]) {
+        if let State::Load(l) = &mut self.state {
+            if matches!(l.phase, Phase::Start) {
+                l.within = within.to_vec();
+            }
+        }
+    }
+
     pub fn defer_spawn(&mut self, other: Box<Op<V>>) {
         debug_assert!(self.spawn.is_none());
         self.spawn = Some(other);
@@ -1251,6 +1277,20 @@ impl<V: Clone + 'static> Op<V> {
                     None
                 }
                 None => {
+                    if self.background.is_none() && load.has_loader {
+                        // A refresh of a value this caller may be served stale (kept here
+                        // by the flight's store read): served now instead of waiting.
+                        let now = self.cache.now();
+                        let policy = load.policy;
+                        if let Some(e) = self.cache.inner.memory.peek_kept(&self.full, now) {
+                            if policy.serves_stale(&e, now) {
+                                self.cache.inner.memory.counters.miss_became_stale_hit();
+                                self.served = Served::of(Status::Refreshing, Source::Memory, &e);
+                                self.state = State::Answered(None);
+                                return Some(Step::Done(Ok(Answer::Value(e.value))));
+                            }
+                        }
+                    }
                     let now = Instant::now();
                     let (d, soft, hard) = (*deadline, *soft_at, *hard_at);
                     let flight = flight.clone();
@@ -1500,6 +1540,24 @@ impl<V: Clone + 'static> Op<V> {
                         if self.background.is_none() && policy.serves_stale(&e, now) {
                             // Stale-while-revalidate: the load goes on in the background.
                             self.cache.inner.memory.counters.miss_became_stale_hit();
+                            // Kept here too, and the callers already waiting for this flight
+                            // told: they serve it instead of waiting for the refresh.
+                            let seen = self.seen();
+                            let map = self.cache.inner.flights.lock(&self.full);
+                            let released = if seen.generation
+                                == self.cache.inner.memory.invalidations.generation(&self.full)
+                            {
+                                self.cache
+                                    .inner
+                                    .memory
+                                    .write_kept(&map, &self.full, e.value.clone(), size, times, now)
+                                    .1
+                            } else {
+                                Default::default()
+                            };
+                            drop(map);
+                            drop(released);
+                            flight.nudge();
                             let mut rest = self.split_off(Background::Refresh);
                             rest.set_lead(rest.take_lease());
                             self.served = Served::of(Status::Refreshing, Source::Store, &e);
@@ -2086,6 +2144,10 @@ impl<V: Clone + 'static> Op<V> {
     where
         F: FnOnce() -> std::result::Result<V, LoaderError>,
     {
+        if let Some(a) = self.answered_now() {
+            // Most writes without a store: no parker to make.
+            return a;
+        }
         let parker = Parker::new();
         let waker = parker.waker();
         let mut loader = Some(loader);

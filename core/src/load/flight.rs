@@ -104,6 +104,15 @@ impl<V: Clone> Flight<V> {
         }
     }
 
+    /// Wakes every waiter without an outcome, so that each looks again (a stale value it
+    /// may serve has appeared).
+    pub fn nudge(&self) {
+        let wakers = std::mem::take(&mut self.state.lock().wakers);
+        for w in wakers {
+            w.wake();
+        }
+    }
+
     /// The outcome when the flight has ended; else registers `waker` to be woken then.
     pub fn poll(&self, waker: Option<&Waker>) -> Option<Outcome<V>> {
         let mut st = self.state.lock();

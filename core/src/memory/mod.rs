@@ -165,6 +165,43 @@ impl<V: Clone> Memory<V> {
             }
             return (false, released);
         }
+        self.insert(full, value, size, times, now, released)
+    }
+
+    /// Keeps an expired value still within its stale window (read from the store while a
+    /// refresh starts), so that this process's next callers can be served it; writes
+    /// nothing when the key has an entry or the value is past its window or over a bound.
+    pub fn write_kept(
+        &self,
+        lock: &FlightMap<V>,
+        full: &str,
+        value: V,
+        size: u64,
+        times: Times,
+        now: u64,
+    ) -> (bool, ReleasedEntries<V>) {
+        let _ = lock;
+        let key_bytes = full.len() as u64;
+        if times.deadline > now
+            || times.keep_until <= now
+            || self.bounds.check(key_bytes, size).is_err()
+            || self.map.contains_key(full)
+        {
+            return (false, ReleasedEntries::new());
+        }
+        self.insert(full, value, size, times, now, ReleasedEntries::new())
+    }
+
+    fn insert(
+        &self,
+        full: &str,
+        value: V,
+        size: u64,
+        times: Times,
+        now: u64,
+        mut released: ReleasedEntries<V>,
+    ) -> (bool, ReleasedEntries<V>) {
+        let key_bytes = full.len() as u64;
         let weight = self.bounds.weight(key_bytes + size);
         let swept = if self.weight.load(Relaxed).saturating_add(weight) > self.bounds.capacity
             && self.expiry.any_expired(now)

@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR := never
 
 demo: rust-demo python-demo node-demo store-demo
 
-test: readme-check rust-lint rust-test python-test node-test conformance store-test dist-test http-test
+test: readme-check rust-lint rust-test python-test node-test conformance store-test dist-test http-test adapters-test
 	@echo "make test: all suites passed"
 
 bench: rust-bench python-bench node-bench store-bench http-bench resilience-bench
@@ -45,3 +45,4 @@ include mk/dist.mk
 include mk/stores.mk
 include mk/http.mk
 include mk/resilience.mk
+include mk/adapters.mk

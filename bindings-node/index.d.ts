@@ -164,6 +164,8 @@ export class Cache<V = any> {
   getEntry<T extends V = V>(key: string, options?: GetOptions<T>): Promise<CacheEntry<T>>
   /** Stores the value (Promise of whether it was stored). `undefined` deletes the key. */
   set(key: string, value: V | undefined, options?: SetOptions<V>): Promise<boolean>
+  /** Stores the value only if the key has no live value, atomically (in the store too): Promise of whether it was stored. */
+  add(key: string, value: V, options?: SetOptions<V>): Promise<boolean>
   /** Removes the key (Promise of whether it had a live value). */
   del(key: string): Promise<boolean>
 
@@ -184,10 +186,11 @@ export class Cache<V = any> {
   /** Promise of the milliseconds until the key expires (Infinity if never), or undefined. */
   remainingTtl(key: string): Promise<number | undefined>
   /**
-   * Adds `by` (default 1) to the integer at `key` atomically; a missing key starts at 0.
+   * Adds `by` (default 1) to the integer at `key` atomically; a missing key starts at 0
+   * (with `mustExist`, it rejects with code ERR_FLIGHTCACHE_NOT_FOUND and writes nothing).
    * Promise of the new value: a number, or a BigInt beyond ±(2^53 - 1).
    */
-  incr(key: string, by?: number | bigint): Promise<number | bigint>
+  incr(key: string, by?: number | bigint, options?: { mustExist?: boolean }): Promise<number | bigint>
   /** Promise of the live keys (a namespace lists its own keys, without its prefix). */
   keys(): Promise<string[]>
   /** Removes every key (a namespace removes only its own). */
@@ -245,4 +248,5 @@ export const errorCodes: {
   readonly REENTRANT: 'ERR_FLIGHTCACHE_REENTRANT'
   readonly LOADER_FAILED: 'ERR_FLIGHTCACHE_LOADER_FAILED'
   readonly LOADER_ABORTED: 'ERR_FLIGHTCACHE_LOADER_ABORTED'
+  readonly NOT_FOUND: 'ERR_FLIGHTCACHE_NOT_FOUND'
 }

@@ -350,6 +350,22 @@ class Cache {
     }
   }
 
+  /**
+   * Stores `value` only if `key` has no live value, atomically (in the store too). Promise
+   * of whether it was stored. Counts no hit, miss or load.
+   */
+  add (key, value, options) {
+    try {
+      if (options !== undefined && (options === null || typeof options !== 'object')) {
+        throw wrongType(`add: options must be an object, got ${typeName(options)}`)
+      }
+      const ttl = options === undefined ? undefined : options.ttl
+      return this.#answer(native.add(this.#h, key, value, ttl, this.#out))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
   /** Removes `key` (Promise of whether it had a live value). */
   del (key) {
     try {
@@ -379,12 +395,23 @@ class Cache {
 
   /**
    * Adds `by` (default 1; a whole number or a BigInt) to the integer at `key` atomically;
-   * a missing key starts at 0. Promise of the new value: a number, or a BigInt beyond
-   * ±(2^53 - 1), where numbers stop being exact.
+   * a missing key starts at 0 (with `{ mustExist: true }`, a missing key rejects with
+   * code ERR_FLIGHTCACHE_NOT_FOUND and nothing is written). Promise of the new value: a
+   * number, or a BigInt beyond ±(2^53 - 1), where numbers stop being exact.
    */
-  incr (key, by) {
+  incr (key, by, options) {
     try {
-      return this.#answer(native.incr(this.#h, key, by, this.#out))
+      let mustExist
+      if (options !== undefined) {
+        if (options === null || typeof options !== 'object') {
+          throw wrongType(`incr: options must be an object, got ${typeName(options)}`)
+        }
+        mustExist = options.mustExist
+        if (mustExist !== undefined && typeof mustExist !== 'boolean') {
+          throw wrongType(`incr: mustExist must be a boolean, got ${typeName(mustExist)}`)
+        }
+      }
+      return this.#answer(native.incr(this.#h, key, by, mustExist, this.#out))
     } catch (e) {
       return Promise.reject(e)
     }

@@ -281,6 +281,35 @@ set, 5, |a| {
     }
 });
 
+js_fn!(
+/// add(h, key, value, ttl, out): whether it was stored (only if the key had no live
+/// value), or `out` holding the store's answer. `undefined` is not a value to add.
+add, 5, |a| {
+    let env = a.env;
+    let h = handle(env, a.argv[0])?;
+    let mut buf = StrBuf::new();
+    let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
+    let ttl_fn = opt_fn(env, a.argv[3])?;
+    let ttl = if ttl_fn.is_some() {
+        Ttl::FromValue
+    } else {
+        raw::opt_ms(env, a.argv[3], "ttl")?.into()
+    };
+    let v = value::from_js(env, a.argv[2])?;
+    if let Val::Undefined = v {
+        return Err(errors::throw_type(env, "add: value must not be undefined"));
+    }
+    let mut host = NodeHost {
+        env,
+        size_of: h.size_of.as_deref().map(|f| f.get(env)).transpose()?,
+        ttl_of: ttl_fn.as_ref().map(|f| f.get(env)).transpose()?,
+    };
+    match h.cache.add_with(key, v, ttl, &mut host) {
+        Ok(op) => answer_or_pending(env, h.wake, op, None, None, a.argv[4]),
+        Err(e) => Err(errors::throw(env, &e)),
+    }
+});
+
 macro_rules! keyed_op {
     ($(#[$m:meta])* $name:ident, |$h:ident, $key:ident, $env:ident, $a:ident| $make:expr) => {
         js_fn!($(#[$m])* $name, 4, |$a| {
@@ -312,9 +341,14 @@ expire, |h, key, env, a| {
     h.cache.expire(key, ttl).map_err(|e| errors::throw(env, &e))?
 });
 
-keyed_op!(
-/// incr(h, key, by, out): `by` is a whole number or a BigInt.
-incr, |h, key, env, a| {
+js_fn!(
+/// incr(h, key, by, mustExist, out): `by` is a whole number or a BigInt; `mustExist` a
+/// boolean (checked by index.js).
+incr, 5, |a| {
+    let env = a.env;
+    let h = handle(env, a.argv[0])?;
+    let mut buf = StrBuf::new();
+    let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
     let by = match raw::type_of(env, a.argv[2]) {
         ValueType::napi_undefined => 1,
         ValueType::napi_bigint => {
@@ -330,8 +364,15 @@ incr, |h, key, env, a| {
             Some(n) => flightcache::args::whole_number("by", n).map_err(|e| errors::throw(env, &e))?,
         },
     };
+    let mut must_exist = false;
+    if !raw::is_undefined(env, a.argv[3]) {
+        check(env, sys::napi_get_value_bool(env, a.argv[3], &mut must_exist))?;
+    }
     let mut host = NodeHost { env, size_of: None, ttl_of: None };
-    h.cache.incr(key, by, &mut host).map_err(|e| errors::throw(env, &e))?
+    match h.cache.incr_with(key, by, must_exist, &mut host) {
+        Ok(op) => answer_or_pending(env, h.wake, op, None, None, a.argv[4]),
+        Err(e) => Err(errors::throw(env, &e)),
+    }
 });
 
 macro_rules! cache_op {

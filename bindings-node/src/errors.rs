@@ -10,6 +10,7 @@
 //! | `Reentrant`        | Error      | `ERR_FLIGHTCACHE_REENTRANT`         |
 //! | `LoaderFailed`     | the loader's own rejection, unchanged; from another process: Error `ERR_FLIGHTCACHE_LOADER_FAILED` with `typeName` |
 //! | `LoaderAborted`    | Error      | `ERR_FLIGHTCACHE_LOADER_ABORTED`    |
+//! | `NotFound`         | Error      | `ERR_FLIGHTCACHE_NOT_FOUND`         |
 
 use std::fmt;
 use std::os::raw::c_char;
@@ -35,7 +36,8 @@ fn class_of(kind: ErrorKind) -> Class {
         ErrorKind::Timeout
         | ErrorKind::Reentrant
         | ErrorKind::LoaderFailed
-        | ErrorKind::LoaderAborted => Class::Error,
+        | ErrorKind::LoaderAborted
+        | ErrorKind::NotFound => Class::Error,
     }
 }
 

@@ -75,6 +75,7 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("lookup", cache::lookup),
     ("load", cache::load),
     ("set", cache::set),
+    ("add", cache::add),
     ("del", cache::del),
     ("expire", cache::expire),
     ("remainingTtl", cache::remaining_ttl),

@@ -156,6 +156,22 @@ impl Cache {
             .py_err(py)
     }
 
+    fn add_op(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Op<PyVal>> {
+        let k = convert::key(key)?;
+        let ttl = TtlArg::parse(ttl)?;
+        let mut host = self.host(py);
+        host.ttl_of = ttl.function;
+        self.inner
+            .add_with(k, PyVal::new(value.clone().unbind()), ttl.ttl, &mut host)
+            .py_err(py)
+    }
+
     fn lookup(
         &self,
         py: Python<'_>,
@@ -565,6 +581,32 @@ impl Cache {
         self.arun(py, op)
     }
 
+    /// Stores `value` under `key` only if the key has no live value, atomically (in the
+    /// store too). Returns whether it was stored.
+    #[pyo3(signature = (key, value, ttl=None))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let op = self.add_op(py, key, value, ttl)?;
+        self.run(py, op)?.bind(py).extract()
+    }
+
+    #[pyo3(signature = (key, value, ttl=None))]
+    fn aadd(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let op = self.add_op(py, key, value, ttl)?;
+        self.arun(py, op)
+    }
+
     /// Removes `key`. Returns whether it had a live value.
     fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let op = self.inner.del(convert::key(key)?);
@@ -665,26 +707,29 @@ impl Cache {
         self.arun(py, op)
     }
 
-    /// Adds `by` to the integer at `key` atomically (a missing key starts at 0).
-    #[pyo3(signature = (key, by=None))]
+    /// Adds `by` to the integer at `key` atomically (a missing key starts at 0; with
+    /// `must_exist`, a missing key raises `KeyNotFoundError` and nothing is written).
+    #[pyo3(signature = (key, by=None, *, must_exist=false))]
     fn incr(
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
         by: Option<&Bound<'_, PyAny>>,
+        must_exist: bool,
     ) -> PyResult<i64> {
-        let op = self.incr_op(py, key, by)?;
+        let op = self.incr_op(py, key, by, must_exist)?;
         self.run(py, op)?.bind(py).extract()
     }
 
-    #[pyo3(signature = (key, by=None))]
+    #[pyo3(signature = (key, by=None, *, must_exist=false))]
     fn aincr(
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
         by: Option<&Bound<'_, PyAny>>,
+        must_exist: bool,
     ) -> PyResult<Py<PyAny>> {
-        let op = self.incr_op(py, key, by)?;
+        let op = self.incr_op(py, key, by, must_exist)?;
         self.arun(py, op)
     }
 
@@ -829,6 +874,7 @@ impl Cache {
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
         by: Option<&Bound<'_, PyAny>>,
+        must_exist: bool,
     ) -> PyResult<Op<PyVal>> {
         let k = convert::key(key)?;
         let by = match by {
@@ -844,7 +890,9 @@ impl Cache {
                     .map_err(|_| invalid(py, format!("by must fit in 64 bits, got {by}")))?
             }
         };
-        self.inner.incr(k, by, &mut self.host(py)).py_err(py)
+        self.inner
+            .incr_with(k, by, must_exist, &mut self.host(py))
+            .py_err(py)
     }
 }
 

@@ -17,6 +17,7 @@ struct Classes {
     timeout: Py<PyType>,
     reentrant: Py<PyType>,
     loader_error: Py<PyType>,
+    not_found: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -38,6 +39,7 @@ fn classes(py: Python<'_>) -> &Classes {
             timeout: get("LoadTimeoutError"),
             reentrant: get("ReentrantLoadError"),
             loader_error: get("LoaderError"),
+            not_found: get("KeyNotFoundError"),
         }
     })
 }
@@ -74,6 +76,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             &c.loader_error
         }
         ErrorKind::LoaderAborted => &c.loader_error,
+        ErrorKind::NotFound => &c.not_found,
     };
     make(py, class, e.to_string())
 }

@@ -102,6 +102,8 @@ pub enum ErrorKind {
     LoaderFailed,
     /// The loader panicked, or its load was dropped before it produced a result.
     LoaderAborted,
+    /// A call that requires a live value found none (`incr` with `must_exist`).
+    NotFound,
 }
 
 /// Whether trying the same call again may succeed (OpenDAL's `ErrorStatus`).
@@ -115,13 +117,14 @@ pub enum ErrorStatus {
 
 impl ErrorKind {
     /// Every kind, for tables and tests that must cover them all.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::InvalidArgument,
         ErrorKind::WrongType,
         ErrorKind::Timeout,
         ErrorKind::Reentrant,
         ErrorKind::LoaderFailed,
         ErrorKind::LoaderAborted,
+        ErrorKind::NotFound,
     ];
 
     /// The name used by the conformance scenarios and the Python `kind` attribute.
@@ -132,6 +135,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Reentrant => "reentrant",
             ErrorKind::LoaderFailed | ErrorKind::LoaderAborted => "loader_error",
+            ErrorKind::NotFound => "not_found",
         }
     }
 
@@ -144,14 +148,16 @@ impl ErrorKind {
             ErrorKind::Reentrant => "ERR_FLIGHTCACHE_REENTRANT",
             ErrorKind::LoaderFailed => "ERR_FLIGHTCACHE_LOADER_FAILED",
             ErrorKind::LoaderAborted => "ERR_FLIGHTCACHE_LOADER_ABORTED",
+            ErrorKind::NotFound => "ERR_FLIGHTCACHE_NOT_FOUND",
         }
     }
 
     pub fn status(self) -> ErrorStatus {
         match self {
-            ErrorKind::InvalidArgument | ErrorKind::WrongType | ErrorKind::Reentrant => {
-                ErrorStatus::Permanent
-            }
+            ErrorKind::InvalidArgument
+            | ErrorKind::WrongType
+            | ErrorKind::Reentrant
+            | ErrorKind::NotFound => ErrorStatus::Permanent,
             ErrorKind::Timeout | ErrorKind::LoaderFailed | ErrorKind::LoaderAborted => {
                 ErrorStatus::Temporary
             }
@@ -188,6 +194,8 @@ pub enum Error {
     Loader(LoaderError),
     #[error("the loader of key {key:?} did not finish: {message}")]
     LoaderAborted { key: String, message: String },
+    #[error("{op}: key {key:?} has no live value")]
+    NotFound { op: &'static str, key: String },
 }
 
 impl Error {
@@ -199,6 +207,7 @@ impl Error {
             Error::Reentrant { .. } => ErrorKind::Reentrant,
             Error::Loader(_) => ErrorKind::LoaderFailed,
             Error::LoaderAborted { .. } => ErrorKind::LoaderAborted,
+            Error::NotFound { .. } => ErrorKind::NotFound,
         }
     }
 

@@ -910,6 +910,26 @@ impl Runner {
                     .and_then(|a| a.into_bool())
                     .map(Value::Bool))
             }
+            "add" => {
+                let key = key_arg(step)?;
+                let (ttl, ttl_of) = Self::ttl_arg(step)?;
+                let v = Val::new(value_arg(step)?);
+                let mut host = RunnerHost {
+                    size_of: self.size_of,
+                    ttl_of: ttl_of.clone(),
+                };
+                let ttl = if ttl_of.is_some() {
+                    Ttl::FromValue
+                } else {
+                    ttl.into()
+                };
+                out(self
+                    .target(step)
+                    .and_then(|c| c.add_with(&key, v, ttl, &mut host))
+                    .and_then(|op| op.wait(&mut host))
+                    .and_then(|a| a.into_bool())
+                    .map(Value::Bool))
+            }
             "del" => {
                 let key = key_arg(step)?;
                 let mut host = self.host();
@@ -960,10 +980,14 @@ impl Runner {
                         format!("by {b} cannot be passed in Rust (give the step \"langs\")")
                     })?,
                 };
+                let must_exist = match step.get("must_exist") {
+                    None => false,
+                    Some(b) => b.as_bool().ok_or("must_exist must be a boolean")?,
+                };
                 let mut host = self.host();
                 out(self
                     .target(step)
-                    .and_then(|c| c.incr(&key, by, &mut host))
+                    .and_then(|c| c.incr_with(&key, by, must_exist, &mut host))
                     .and_then(|op| op.wait(&mut host))
                     .and_then(|a| a.into_int())
                     .map(|n| json!(n)))
@@ -1239,6 +1263,7 @@ const STEP_FIELDS: &[&str] = &[
     "value",
     "ttl",
     "by",
+    "must_exist",
     "ns",
     "api",
     "load",

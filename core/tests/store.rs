@@ -522,3 +522,74 @@ fn a_fill_that_raced_an_announcement_does_not_bring_the_old_value_back() {
         assert_eq!(read(&b, "k").as_deref(), Some("new"));
     }
 }
+
+#[test]
+fn add_is_atomic_across_processes_and_the_store_decides() {
+    let url = store_name("add");
+    let caches: Vec<Cache<i64>> = (0..4).map(|_| open(&url, None)).collect();
+    let barrier = Arc::new(Barrier::new(caches.len()));
+    let threads: Vec<_> = caches
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, c)| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut won = 0;
+                for k in 0..50 {
+                    barrier.wait();
+                    if c.add(&format!("k{k}"), i as i64, None).unwrap() {
+                        won += 1;
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let won: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(won, 50, "exactly one add wins each key");
+    for k in 0..50 {
+        let key = format!("k{k}");
+        let seen: Vec<_> = caches
+            .iter()
+            .map(|c| read_now(c, &key).unwrap_or_else(|| panic!("{key} is absent")))
+            .collect();
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{key}: {seen:?}");
+    }
+    // A value another process holds: this process has no copy, the store says no.
+    let a: Cache<String> = open(&url, None);
+    let b: Cache<String> = open(&url, None);
+    assert!(a.set("x", s("from a"), None).unwrap());
+    assert!(!b.add("x", s("from b"), None).unwrap());
+    assert_eq!(read_now(&b, "x"), Some(s("from a")));
+    let st = b.stats();
+    assert_eq!((st.hits, st.misses, st.loads), (0, 1, 0), "{st:?}");
+}
+
+#[test]
+fn incr_must_exist_asks_the_store() {
+    let url = store_name("incr-must-exist");
+    let a: Cache<i64> = open(&url, None);
+    let b: Cache<i64> = open(&url, None);
+    let e = b
+        .incr_with("n", 1, true, &mut Plain)
+        .unwrap()
+        .wait_int()
+        .unwrap_err();
+    assert_eq!(e.kind(), "not_found");
+    assert!(e.to_string().contains("\"n\""), "{e}");
+    assert!(!a.has("n").wait_bool().unwrap(), "nothing was written");
+    a.set("n", 41, None).unwrap();
+    let n = b.incr_with("n", 1, true, &mut Plain).unwrap().wait_int();
+    assert_eq!(n.unwrap(), 42);
+    assert_eq!(read_now(&a, "n"), Some(42));
+}
+
+/// The value of `key` through both tiers, as a `get` without a loader reads it.
+fn read_now<V: Cacheable + 'static>(c: &Cache<V>, key: &str) -> Option<V> {
+    match c.read(key) {
+        flightcache::Lookup::Hit(v) => Some(v),
+        flightcache::Lookup::Absent => None,
+        flightcache::Lookup::Pending(op) => op.wait_value().unwrap(),
+    }
+}

@@ -17,7 +17,7 @@ const SETTLE_DEADLINE_MS = 5000
 const WAIT_DEADLINE_MS = 10000
 
 const STEP_FIELDS = new Set([
-  'op', 'key', 'value', 'ttl', 'by', 'ns', 'api', 'load', 'max_age', 'ms', 'options', 'group',
+  'op', 'key', 'value', 'ttl', 'by', 'must_exist', 'ns', 'api', 'load', 'max_age', 'ms', 'options', 'group',
   'callers', 'loader', 'message', 'call', 'fn', 'args', 'body', 'anonymous', 'async', 'times',
   'steps', 'langs', 'expect', 'error', 'at_most', 'at_least', 'identical', 'inner_error',
   'eventually', 'stale_ttl', 'stale_if_error', 'soft_timeout', 'hard_timeout', 'refresh_ahead',
@@ -40,7 +40,8 @@ const ERROR_KINDS = {
   invalid_argument: (e) => e instanceof RangeError && e.code === 'ERR_FLIGHTCACHE_INVALID_ARGUMENT',
   wrong_type: (e) => e instanceof TypeError && e.code === 'ERR_FLIGHTCACHE_WRONG_TYPE',
   timeout: (e) => e instanceof Error && e.code === 'ERR_FLIGHTCACHE_TIMEOUT',
-  reentrant: (e) => e instanceof Error && e.code === 'ERR_FLIGHTCACHE_REENTRANT'
+  reentrant: (e) => e instanceof Error && e.code === 'ERR_FLIGHTCACHE_REENTRANT',
+  not_found: (e) => e instanceof Error && e.code === 'ERR_FLIGHTCACHE_NOT_FOUND'
 }
 
 function kindOf (e) {
@@ -285,11 +286,19 @@ class Runner {
         if (sync) return opts ? c.setSync(key, value, opts) : c.setSync(key, value)
         return opts ? c.set(key, value, opts) : c.set(key, value)
       }
+      case 'add': {
+        const value = decode(step.value)
+        return 'ttl' in step ? c.add(key, value, { ttl: decode(step.ttl) }) : c.add(key, value)
+      }
       case 'del': return sync ? c.delSync(key) : c.del(key)
       case 'has': return c.has(key)
       case 'expire': return c.expire(key, decode(step.ttl))
       case 'remaining_ttl': return c.remainingTtl(key)
-      case 'incr': return 'by' in step ? c.incr(key, decode(step.by)) : c.incr(key)
+      case 'incr': {
+        const by = 'by' in step ? decode(step.by) : undefined
+        if ('must_exist' in step) return c.incr(key, by, { mustExist: step.must_exist })
+        return 'by' in step ? c.incr(key, by) : c.incr(key)
+      }
       case 'keys': return [...(await c.keys())].sort()
       case 'clear': await c.clear(); return null
       case 'len': return c.size

@@ -44,7 +44,7 @@ STATS_FIELDS = [
 ]
 
 STEP_FIELDS = {
-    "op", "key", "value", "ttl", "by", "ns", "api", "load", "max_age", "ms", "options", "group",
+    "op", "key", "value", "ttl", "by", "must_exist", "ns", "api", "load", "max_age", "ms", "options", "group",
     "callers", "loader", "message", "call", "fn", "args", "body", "anonymous", "async", "times",
     "steps", "langs", "expect", "error", "at_most", "at_least", "identical", "inner_error",
     "eventually", *POLICY,
@@ -76,8 +76,9 @@ ERROR_KINDS: dict[str, Callable[[BaseException], bool]] = {
     "invalid_argument": _is(FlightcacheError, ValueError),
     "wrong_type": _is(FlightcacheError, TypeError),
     "timeout": _is(FlightcacheError, TimeoutError),
+    "not_found": _is(flightcache.KeyNotFoundError, KeyError),
     "reentrant": lambda e: isinstance(e, FlightcacheError)
-    and not isinstance(e, (ValueError, TypeError, TimeoutError)),
+    and not isinstance(e, (ValueError, TypeError, TimeoutError, KeyError)),
 }
 
 
@@ -446,6 +447,12 @@ class Runner:
             if is_async:
                 return self.run_async(lambda: c.aset(key, value, **ttl))
             return c.set(key, value, **ttl)
+        if op == "add":
+            ttl = {"ttl": decode(step["ttl"])} if "ttl" in step else {}
+            value = decode(step["value"])
+            if is_async:
+                return self.run_async(lambda: c.aadd(key, value, **ttl))
+            return c.add(key, value, **ttl)
         if op == "del":
             return self.run_async(lambda: c.adelete(key)) if is_async else c.delete(key)
         if op == "has":
@@ -456,7 +463,11 @@ class Runner:
             r = c.remaining_ttl(key)
             return ABSENT if r is None else r
         if op == "incr":
-            return c.incr(key, decode(step["by"])) if "by" in step else c.incr(key)
+            by = [decode(step["by"])] if "by" in step else []
+            must = {"must_exist": step["must_exist"]} if "must_exist" in step else {}
+            if is_async:
+                return self.run_async(lambda: c.aincr(key, *by, **must))
+            return c.incr(key, *by, **must)
         if op == "keys":
             return sorted(c.keys())
         if op == "clear":

@@ -18,6 +18,7 @@ from flightcache._native import Cache, CacheEntry, ManualClock, Stats
 from flightcache.exceptions import (
     FlightcacheError,
     InvalidArgumentError,
+    KeyNotFoundError,
     LoaderError,
     LoadTimeoutError,
     ReentrantLoadError,
@@ -35,6 +36,7 @@ __all__ = [
     "LoadTimeoutError",
     "ReentrantLoadError",
     "LoaderError",
+    "KeyNotFoundError",
 ]
 
 # The installed distribution's version, which maturin takes from the workspace's Cargo.toml.

@@ -15,6 +15,7 @@ __all__ = [
     "LoadTimeoutError",
     "ReentrantLoadError",
     "LoaderError",
+    "KeyNotFoundError",
 ]
 
 
@@ -53,3 +54,13 @@ class LoaderError(FlightcacheError):
     """A load ended without a result of its own: it was cancelled, or its loader was dropped."""
 
     kind = "loader_error"
+
+
+class KeyNotFoundError(FlightcacheError, KeyError):
+    """A call that needs a live value found none (``incr(key, must_exist=True)``)."""
+
+    kind = "not_found"
+
+    def __str__(self) -> str:
+        # KeyError shows its argument's repr; this error's argument is a sentence.
+        return str(self.args[0]) if self.args else ""

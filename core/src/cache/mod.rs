@@ -468,6 +468,72 @@ impl<V: Clone + 'static> Cache<V> {
         op.wait(&mut Plain)?.into_bool()
     }
 
+    /// Stores `value` under `key` only if the key has no live value: checked and written in
+    /// one atomic step under the key's lock (and, with a store, in the store: the store's
+    /// value decides). The answer is whether it was stored. A load in flight for the key is
+    /// superseded, as by a `set`. Counts no hit, miss or load. `ttl` 0 stores nothing and
+    /// answers false; an entry over a size limit is counted as `rejected` and answers false.
+    pub fn add_with(&self, key: &str, value: V, ttl: Ttl, host: &mut dyn Host<V>) -> Result<Op<V>> {
+        let ttl = match ttl {
+            Ttl::FromValue => self.inner.memory.expiry.resolve(host.ttl_of(&value)?)?,
+            t => self.inner.memory.expiry.resolve(t.fixed())?,
+        };
+        let size = host.size_of(&value)?;
+        let encoded = match &self.inner.tier {
+            Some(_) => Some(codec::encode(&host.export(&value)?)),
+            None => None,
+        };
+        let full = self.full_key(key);
+        if ttl == 0 {
+            return Ok(Op::answered(self, Answer::Bool(false)));
+        }
+        if self.over_entry_limits(&full, size) {
+            // Never stored, whatever the key holds: the same answer with or without a store.
+            self.inner.memory.counters.rejected();
+            return Ok(Op::answered(self, Answer::Bool(false)));
+        }
+        let (Some(_), Some(body)) = (&self.inner.tier, encoded) else {
+            let stored = self.add_local(&full, value, size, ttl);
+            return Ok(Op::answered(self, Answer::Bool(stored)));
+        };
+        let mut map = self.inner.flights.lock(&full);
+        flight::supersede(&mut map, &full);
+        self.inner.memory.invalidations.bump(&full);
+        drop(map);
+        let env = self.envelope(body, ttl, 0, self.inner.settings.policy.keep_ms());
+        Ok(Op::add(self, &full, env, value, size, ttl))
+    }
+
+    /// `add` in the in-process tier alone (no store, or a store that cannot answer).
+    pub(crate) fn add_local(&self, full: &str, value: V, size: u64, ttl: u64) -> bool {
+        let now = self.now();
+        let mut map = self.inner.flights.lock(full);
+        if ttl == 0 || self.inner.memory.peek_live(full, now).is_some() {
+            return false;
+        }
+        flight::supersede(&mut map, full);
+        self.inner.memory.invalidations.bump(full);
+        let deadline = Expiry::deadline(now, ttl);
+        let (stored, released) =
+            self.inner
+                .memory
+                .write(&map, full, value, size, self.times(now, deadline, 0), now);
+        drop(map);
+        drop(released);
+        self.after_write(now);
+        stored
+    }
+
+    /// [`Cache::add_with`] with the size the value reports, waiting for the store (Rust
+    /// callers).
+    pub fn add(&self, key: &str, value: V, ttl: Option<f64>) -> Result<bool>
+    where
+        V: Cacheable,
+    {
+        let op = self.add_with(key, value, ttl.into(), &mut Plain)?;
+        op.wait(&mut Plain)?.into_bool()
+    }
+
     /// Removes `key` from both tiers. The answer is whether it had a live value.
     pub fn del(&self, key: &str) -> Op<V> {
         let full = self.full_key(key);
@@ -540,6 +606,18 @@ impl<V: Clone + 'static> Cache<V> {
     /// Adds `by` to the integer at `key` atomically (across processes with a store); a
     /// missing key starts at 0 with the default TTL; an existing key keeps its TTL.
     pub fn incr(&self, key: &str, by: i64, host: &mut dyn Host<V>) -> Result<Op<V>> {
+        self.incr_with(key, by, false, host)
+    }
+
+    /// [`Cache::incr`]; with `must_exist`, a key without a live value is a `not_found` error
+    /// and nothing is written (checked and added in one atomic step, in the store too).
+    pub fn incr_with(
+        &self,
+        key: &str,
+        by: i64,
+        must_exist: bool,
+        host: &mut dyn Host<V>,
+    ) -> Result<Op<V>> {
         let full = self.full_key(key);
         if self.inner.tier.is_some() {
             // The store holds the count; this process's copy is replaced when it answers (a
@@ -548,13 +626,19 @@ impl<V: Clone + 'static> Cache<V> {
             flight::supersede(&mut map, &full);
             self.inner.memory.invalidations.bump(&full);
             drop(map);
-            return Ok(Op::incr(self, &full, by));
+            return Ok(Op::incr(self, &full, by, must_exist));
         }
-        self.incr_local(&full, by, host)
+        self.incr_local(&full, by, must_exist, host)
             .map(|n| Op::answered(self, Answer::Int(n)))
     }
 
-    pub(crate) fn incr_local(&self, full: &str, by: i64, host: &mut dyn Host<V>) -> Result<i64> {
+    pub(crate) fn incr_local(
+        &self,
+        full: &str,
+        by: i64,
+        must_exist: bool,
+        host: &mut dyn Host<V>,
+    ) -> Result<i64> {
         let now = self.now();
         let mut map = self.inner.flights.lock(full);
         let (n, deadline) = match self.inner.memory.peek_live(full, now) {
@@ -566,6 +650,12 @@ impl<V: Clone + 'static> Cache<V> {
                     ))
                 })?;
                 (checked_incr(cur, by)?, e.times.deadline)
+            }
+            None if must_exist => {
+                return Err(Error::NotFound {
+                    op: "incr",
+                    key: self.user_key(full).to_string(),
+                })
             }
             None => {
                 let ttl = self.inner.memory.expiry.resolve(None)?;

@@ -250,6 +250,12 @@ enum Reply {
         fresh_until: u64,
         seen: Seen,
     },
+    /// `add` wrote its value, fresh until then (epoch ms); the key's generation before the
+    /// store was asked.
+    Added {
+        fresh_until: u64,
+        seen: Seen,
+    },
     Ms(Option<f64>),
     Keys(Vec<String>),
     Done,
@@ -257,14 +263,22 @@ enum Reply {
 }
 
 /// What a command answers when the store fails.
-enum Fallback {
+enum Fallback<V> {
     Bool(bool),
     /// `true` when the store's answer is to be or-ed with this one (`del`: the copy here
     /// was live).
     OrBool(bool),
     LocalTtl,
     LocalKeys,
-    LocalIncr(i64),
+    /// `incr` here: `by`, and whether the key must exist.
+    LocalIncr(i64, bool),
+    /// `add` here, with the value, its size and its ttl (ms); the same value is this
+    /// process's copy when the store takes it.
+    Add {
+        value: V,
+        size: u64,
+        ttl: u64,
+    },
     Done,
 }
 
@@ -373,7 +387,7 @@ enum State<V> {
     Answered(Option<Result<Answer<V>>>),
     Command {
         pending: Pending<StoreResult<Reply>>,
-        fallback: Fallback,
+        fallback: Fallback<V>,
     },
     Read {
         pending: Get,
@@ -446,7 +460,7 @@ impl<V: Clone + 'static> Op<V> {
             .expect("store commands are made only with a store")
     }
 
-    fn command<F>(cache: &Cache<V>, full: &str, fallback: Fallback, f: F) -> Op<V>
+    fn command<F>(cache: &Cache<V>, full: &str, fallback: Fallback<V>, f: F) -> Op<V>
     where
         F: FnOnce(
                 Arc<dyn crate::store::Store>,
@@ -625,66 +639,112 @@ impl<V: Clone + 'static> Op<V> {
         })
     }
 
-    pub(crate) fn incr(cache: &Cache<V>, full: &str, by: i64) -> Op<V> {
+    /// `add` in the store: writes `env` only if the store has no fresh value for the key
+    /// (read, then compare-and-set against what was read, until one of the two decides).
+    pub(crate) fn add(
+        cache: &Cache<V>,
+        full: &str,
+        env: Envelope,
+        value: V,
+        size: u64,
+        ttl: u64,
+    ) -> Op<V> {
         let clock = cache.clock().clone();
-        let default_ttl = cache.inner.memory.expiry.resolve(None).unwrap_or(NEVER);
-        let user_key = cache.user_key(full).to_string();
         let seen = cache.inner.memory.invalidations.seen(full);
-        Op::command(cache, full, Fallback::LocalIncr(by), move |s, key| {
+        let reclaim = reclaim_at(&env);
+        let fresh_until = env.fresh_until;
+        let bytes = env.encode();
+        let fallback = Fallback::Add { value, size, ttl };
+        Op::command(cache, full, fallback, move |s, key| {
             Box::pin(async move {
                 loop {
                     let now = clock.epoch_ms();
                     let old = s.get(&key).await?;
-                    let current = old.as_deref().map(Envelope::decode);
-                    let (n, base) = match current {
-                        Some(Ok(e)) if matches!(e.body, Body::Value(_)) && e.is_fresh(now) => {
-                            match e.value() {
-                                Some(Value::Int(cur)) => match checked_incr(cur, by) {
-                                    Ok(n) => (n, Some(e)),
-                                    Err(err) => return Ok(Reply::Failed(err)),
-                                },
-                                _ => {
-                                    return Ok(Reply::Failed(Error::WrongType(format!(
-                                        "incr: the value at key {user_key:?} is not an integer"
-                                    ))))
-                                }
-                            }
-                        }
-                        _ => (by, None),
-                    };
-                    let body = codec::encode(&Value::Int(n));
-                    let env = match base {
-                        Some(e) => Envelope {
-                            body: Body::Value(body),
-                            ..e
-                        },
-                        None => {
-                            let fresh_until = if default_ttl == NEVER {
-                                u64::MAX
-                            } else {
-                                now.saturating_add(default_ttl)
-                            };
-                            Envelope {
-                                created: now,
-                                fresh_until,
-                                stale_until: fresh_until,
-                                load_ms: 0,
-                                body: Body::Value(body),
-                            }
-                        }
-                    };
-                    let reclaim = reclaim_at(&env);
-                    let fresh_until = env.fresh_until;
-                    if s.compare_and_set(&key, old, env.encode(), reclaim).await? {
-                        return Ok(Reply::Counted {
-                            n,
-                            fresh_until,
-                            seen,
-                        });
+                    let live = old.as_deref().map(Envelope::decode).is_some_and(
+                        |e| matches!(e, Ok(e) if matches!(e.body, Body::Value(_)) && e.is_fresh(now)),
+                    );
+                    if live {
+                        return Ok(Reply::Bool(false));
+                    }
+                    if s.compare_and_set(&key, old, bytes.clone(), reclaim).await? {
+                        return Ok(Reply::Added { fresh_until, seen });
                     }
                 }
             })
         })
+    }
+
+    pub(crate) fn incr(cache: &Cache<V>, full: &str, by: i64, must_exist: bool) -> Op<V> {
+        let clock = cache.clock().clone();
+        let default_ttl = cache.inner.memory.expiry.resolve(None).unwrap_or(NEVER);
+        let user_key = cache.user_key(full).to_string();
+        let seen = cache.inner.memory.invalidations.seen(full);
+        Op::command(
+            cache,
+            full,
+            Fallback::LocalIncr(by, must_exist),
+            move |s, key| {
+                Box::pin(async move {
+                    loop {
+                        let now = clock.epoch_ms();
+                        let old = s.get(&key).await?;
+                        let current = old.as_deref().map(Envelope::decode);
+                        let (n, base) = match current {
+                            Some(Ok(e)) if matches!(e.body, Body::Value(_)) && e.is_fresh(now) => {
+                                match e.value() {
+                                    Some(Value::Int(cur)) => match checked_incr(cur, by) {
+                                        Ok(n) => (n, Some(e)),
+                                        Err(err) => return Ok(Reply::Failed(err)),
+                                    },
+                                    _ => {
+                                        return Ok(Reply::Failed(Error::WrongType(format!(
+                                            "incr: the value at key {user_key:?} is not an integer"
+                                        ))))
+                                    }
+                                }
+                            }
+                            _ if must_exist => {
+                                return Ok(Reply::Failed(Error::NotFound {
+                                    op: "incr",
+                                    key: user_key,
+                                }))
+                            }
+                            _ => (by, None),
+                        };
+                        let body = codec::encode(&Value::Int(n));
+                        let env = match base {
+                            Some(e) => Envelope {
+                                body: Body::Value(body),
+                                ..e
+                            },
+                            None => {
+                                let fresh_until = if default_ttl == NEVER {
+                                    u64::MAX
+                                } else {
+                                    now.saturating_add(default_ttl)
+                                };
+                                Envelope {
+                                    created: now,
+                                    fresh_until,
+                                    stale_until: fresh_until,
+                                    load_ms: 0,
+                                    body: Body::Value(body),
+                                }
+                            }
+                        };
+                        let reclaim = reclaim_at(&env);
+                        let fresh_until = env.fresh_until;
+                        if s.compare_and_set(&key, old, env.encode(), reclaim).await? {
+                            return Ok(Reply::Counted {
+                                n,
+                                fresh_until,
+                                seen,
+                            });
+                        }
+                    }
+                })
+            },
+        )
     }
 
     /// Starts `get` (with or without a loader): a hit or a plain miss now, or the
@@ -1106,7 +1166,7 @@ impl<V: Clone + 'static> Op<V> {
     fn finish_command(
         &mut self,
         r: StoreResult<Reply>,
-        fallback: Fallback,
+        fallback: Fallback<V>,
         host: &mut dyn Host<V>,
     ) -> Result<Answer<V>> {
         match r {
@@ -1132,6 +1192,21 @@ impl<V: Clone + 'static> Op<V> {
                 }
                 Ok(Answer::Int(n))
             }
+            Ok(Reply::Added { fresh_until, seen }) => {
+                // This process keeps the value it added, as it would after a `set`.
+                if let Fallback::Add { value, size, .. } = fallback {
+                    let now = self.cache.now();
+                    let epoch = self.cache.clock().epoch_ms();
+                    let deadline = match fresh_until {
+                        u64::MAX => NEVER,
+                        f => now.saturating_add(f.saturating_sub(epoch)),
+                    };
+                    let times = self.cache.times(now, deadline, 0);
+                    self.cache
+                        .fill(&self.full, None, Some(seen), value, size, times);
+                }
+                Ok(Answer::Bool(true))
+            }
             Ok(Reply::Ms(m)) => Ok(Answer::Ms(m)),
             Ok(Reply::Keys(k)) => Ok(Answer::Keys(k)),
             Ok(Reply::Done) => Ok(Answer::Done),
@@ -1151,8 +1226,11 @@ impl<V: Clone + 'static> Op<V> {
                         }
                     }))
                 }
-                Fallback::LocalIncr(by) => {
-                    Answer::Int(self.cache.incr_local(&self.full, by, host)?)
+                Fallback::LocalIncr(by, must_exist) => {
+                    Answer::Int(self.cache.incr_local(&self.full, by, must_exist, host)?)
+                }
+                Fallback::Add { value, size, ttl } => {
+                    Answer::Bool(self.cache.add_local(&self.full, value, size, ttl))
                 }
             }),
         }

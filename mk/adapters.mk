@@ -1,0 +1,59 @@
+# Drop-in adapters (issue 15): the frameworks' own shared test suites, at pinned versions,
+# against flightcache.contrib.django / flightcache.contrib.cachelib and flightcache/keyv, in
+# memory and with a SQLite store. The suites come from the projects' source distributions
+# (pip download --no-binary) and npm packages, into target/adapters; failures that are
+# deliberate are listed in tests/adapters/README.md.
+.PHONY: adapters-test adapters-py-deps adapters-python-test adapters-node-test
+
+ADAPTERS := $(ROOT)/target/adapters
+ADAPTERS_PY_TESTS := $(ROOT)/tests/adapters/python
+ADAPTERS_NODE_TESTS := $(ROOT)/tests/adapters/node
+DJANGO_VERSION := 5.2.19
+CACHELIB_VERSION := 0.17.0
+FLASK_CACHING_VERSION := 2.5.1
+ADAPTERS_PY_DEPS := django==$(DJANGO_VERSION) cachelib==$(CACHELIB_VERSION) \
+  flask-caching==$(FLASK_CACHING_VERSION) flask==3.1.3 pytest-xprocess==1.0.2
+CACHELIB_TESTS := $(ADAPTERS)/cachelib-$(CACHELIB_VERSION)/tests
+FLASK_CACHING_TESTS := $(ADAPTERS)/flask_caching-$(FLASK_CACHING_VERSION)/tests
+DJANGO_TESTS := $(ADAPTERS)/django-$(DJANGO_VERSION)/tests
+
+adapters-test: adapters-python-test adapters-node-test
+	@echo "adapters-test: the Django, cachelib, Flask-Caching and Keyv suites ran (counts above)"
+
+# The frameworks in the repo's .venv (stubtest imports flightcache.contrib too), and their
+# test suites from their source distributions.
+adapters-py-deps: python-venv
+	@$(PY) -m pip install -q --disable-pip-version-check $(ADAPTERS_PY_DEPS)
+	@mkdir -p $(ADAPTERS)/sdist
+	@test -d $(DJANGO_TESTS)/cache -a -d $(CACHELIB_TESTS) -a -d $(FLASK_CACHING_TESTS) || { \
+	  $(PY) -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+	    -d $(ADAPTERS)/sdist django==$(DJANGO_VERSION) cachelib==$(CACHELIB_VERSION) \
+	    flask-caching==$(FLASK_CACHING_VERSION) && \
+	  tar xzf $(ADAPTERS)/sdist/django-$(DJANGO_VERSION).tar.gz -C $(ADAPTERS) django-$(DJANGO_VERSION)/tests/cache && \
+	  tar xzf $(ADAPTERS)/sdist/cachelib-$(CACHELIB_VERSION).tar.gz -C $(ADAPTERS) cachelib-$(CACHELIB_VERSION)/tests && \
+	  tar xzf $(ADAPTERS)/sdist/flask_caching-$(FLASK_CACHING_VERSION).tar.gz -C $(ADAPTERS) flask_caching-$(FLASK_CACHING_VERSION)/tests; }
+
+python-stubtest: adapters-py-deps
+
+# Each suite in memory, then with a SQLite store. Our test modules are copied next to the
+# suites' own (they import the suites' modules and conftest.py from there).
+adapters-python-test: python-build adapters-py-deps
+	cp $(ADAPTERS_PY_TESTS)/test_cachelib_suite.py $(CACHELIB_TESTS)/
+	cp $(ADAPTERS_PY_TESTS)/test_flask_caching_suite.py $(FLASK_CACHING_TESTS)/
+	@for store in memory sqlite; do \
+	  echo "== cachelib $(CACHELIB_VERSION) shared tests ($$store)"; \
+	  (cd $(CACHELIB_TESTS) && ADAPTER_STORE=$$store $(PY) -m pytest -q -p no:cacheprovider test_cachelib_suite.py) || exit 1; \
+	  echo "== Flask-Caching $(FLASK_CACHING_VERSION) backend tests ($$store)"; \
+	  (cd $(FLASK_CACHING_TESTS) && ADAPTER_STORE=$$store $(PY) -m pytest -q -p no:cacheprovider test_flask_caching_suite.py) || exit 1; \
+	  echo "== Django $(DJANGO_VERSION) BaseCacheTests ($$store)"; \
+	  $(PY) $(ADAPTERS_PY_TESTS)/django_suite.py $(DJANGO_TESTS) $$store || exit 1; \
+	done
+
+# Keyv's own suite (@keyv/test-suite 2.1.2 on keyv 5.6.0) and keyv 6 / cache-manager 7
+# checks, with vitest, in tests/adapters/node (`flightcache` there is bindings-node).
+# --ignore-scripts: @keyv/test-suite depends on sqlite3, which it never loads; its build
+# would need a download.
+adapters-node-test: node-build
+	cd $(ADAPTERS_NODE_TESTS) && npm install --no-audit --no-fund --loglevel=error --ignore-scripts
+	@ln -sfn ../../../../bindings-node $(ADAPTERS_NODE_TESTS)/node_modules/flightcache
+	cd $(ADAPTERS_NODE_TESTS) && node run.mjs memory && node run.mjs sqlite

@@ -60,7 +60,12 @@ fn aio(py: Python<'_>) -> &Aio {
                 .getattr("blocks_this_thread")
                 .expect("_aio.blocks_this_thread")
                 .unbind(),
-            loading: m.getattr("LOADING").expect("_aio.LOADING").unbind(),
+            // The bound `get` of the context variable: looked up once, not per call.
+            loading: m
+                .getattr("LOADING")
+                .and_then(|v| v.getattr("get"))
+                .expect("_aio.LOADING.get")
+                .unbind(),
             memoize: memo.getattr("memoize").expect("_memo.memoize").unbind(),
         }
     })
@@ -68,7 +73,12 @@ fn aio(py: Python<'_>) -> &Aio {
 
 /// The flights the current asyncio task (context) is loading.
 fn within(py: Python<'_>) -> PyResult<Vec<FlightId>> {
-    aio(py).loading.bind(py).call_method0("get")?.extract()
+    let ids = aio(py).loading.bind(py).call0()?;
+    // Outside any loader (nearly always) the tuple is empty: nothing to convert.
+    if ids.len().unwrap_or(1) == 0 {
+        return Ok(Vec::new());
+    }
+    ids.extract()
 }
 
 fn bound_arg(py: Python<'_>, name: &str, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
@@ -442,6 +452,18 @@ impl Cache {
         refresh_ahead: Option<&Bound<'_, PyAny>>,
         fail_safe_backoff: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        if get_value.is_none() && ttl.is_none() && max_age.is_none() {
+            // The hit path: no loader, so no policy to convert (they matter only to loads).
+            return match self.inner.read(convert::key(key)?) {
+                Lookup::Hit(v) => Ok(v.into_py()),
+                Lookup::Absent => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
+                Lookup::Pending(op) => {
+                    let d = default.map_or_else(|| py.None(), |d| d.clone().unbind());
+                    let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
+                    Ok(answer_to_py(py, a, Some(&d)))
+                }
+            };
+        }
         let policy = convert::policy_args(
             stale_ttl,
             stale_if_error,

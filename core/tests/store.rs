@@ -593,3 +593,28 @@ fn read_now<V: Cacheable + 'static>(c: &Cache<V>, key: &str) -> Option<V> {
         flightcache::Lookup::Pending(op) => op.wait_value().unwrap(),
     }
 }
+
+#[test]
+fn a_waiter_that_takes_the_lease_after_the_holder_failed_gets_that_failure() {
+    // Announcements are lost, so the waiting process finds the holder gone only when it asks
+    // for the lease again: the failure the holder left is still its answer, not a new load.
+    let url = store_name("failure-unheard");
+    let a: Cache<String> = open(&url, None);
+    let b: Cache<String> = open(&url, None);
+    let name = url.trim_start_matches("memory://").to_string();
+    flightcache::store::memory::set_deaf(&name, true);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let leader = std::thread::spawn(move || {
+        a.get_or_load("k", &LoadOptions::default(), || {
+            started_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(250));
+            Err(LoaderError::new("upstream 503").named("HTTPError"))
+        })
+    });
+    started_rx.recv().unwrap();
+    let r = b.get_or_load("k", &LoadOptions::default(), || Ok(s("loaded again")));
+    flightcache::store::memory::set_deaf(&name, false);
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("HTTPError: upstream 503"), "{e}");
+    assert!(leader.join().unwrap().is_err());
+}

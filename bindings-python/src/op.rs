@@ -111,12 +111,11 @@ fn drive(
     if let Some(a) = op.answered_now() {
         return a.py_err(py);
     }
-    // Made when the operation first parks: most loads never do.
-    let mut parker: Option<(Parker, std::task::Waker)> = None;
+    let parker = Parker::new();
+    let waker = parker.waker();
     let mut checked_own_loop = false;
     loop {
-        let waker = parker.as_ref().map_or(std::task::Waker::noop(), |(_, w)| w);
-        match op.step(host, waker) {
+        match op.step(host, &waker) {
             Step::Done(r) => return r.py_err(py),
             Step::RunLoader => {
                 let f = get_value.ok_or_else(|| {
@@ -136,13 +135,6 @@ fn drive(
                 py.import(pyo3::intern!(py, "flightcache._background"))?
                     .call_method1(pyo3::intern!(py, "in_thread"), (bg, loader))?;
             }
-            Step::Park(_) if parker.is_none() => {
-                // Stepped again with a waker that wakes this thread: a step registers the
-                // waker it is given, so nothing that happened meanwhile is missed.
-                let p = Parker::new();
-                let w = p.waker();
-                parker = Some((p, w));
-            }
             Step::Park(until) => {
                 if !checked_own_loop {
                     checked_own_loop = true;
@@ -159,9 +151,7 @@ fn drive(
                         }
                     }
                 }
-                if let Some((p, _)) = &parker {
-                    park(py, p, until)?;
-                }
+                park(py, &parker, until)?;
             }
         }
     }

@@ -2226,13 +2226,11 @@ impl<V: Clone + 'static> Op<V> {
             // Most writes without a store: no parker to make.
             return a;
         }
-        // Made when the operation first parks (most loads never do); a step registers the
-        // waker it is given, so stepping again with the parker's misses nothing.
-        let mut parker: Option<(Parker, Waker)> = None;
+        let parker = Parker::new();
+        let waker = parker.waker();
         let mut loader = Some(loader);
         loop {
-            let waker = parker.as_ref().map_or(Waker::noop(), |(_, w)| w);
-            match self.step(host, waker) {
+            match self.step(host, &waker) {
                 Step::Done(a) => return a,
                 Step::RunLoader => {
                     let f = loader.take().expect("the loader runs once");
@@ -2241,15 +2239,8 @@ impl<V: Clone + 'static> Op<V> {
                         Err(panic) => return Err(self.abort(panic_message(&*panic))),
                     }
                 }
-                Step::Park(_) if parker.is_none() => {
-                    let p = Parker::new();
-                    let w = p.waker();
-                    parker = Some((p, w));
-                }
                 Step::Park(until) => {
-                    if let Some((p, _)) = &parker {
-                        p.park_until(until);
-                    }
+                    parker.park_until(until);
                 }
                 Step::Spawn(other) => {
                     if let Some(f) = loader.take() {

@@ -111,43 +111,34 @@ pub fn policy_options(
     what: &str,
     kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
 ) -> PyResult<PolicyOptions> {
-    let mut p = PolicyOptions::default();
     let Some(kw) = kwargs else {
-        return Ok(p);
+        return Ok(PolicyOptions::default());
     };
-    for (k, v) in kw.iter() {
+    const NAMES: [&str; 6] = [
+        "stale_ttl",
+        "stale_if_error",
+        "soft_timeout",
+        "hard_timeout",
+        "refresh_ahead",
+        "fail_safe_backoff",
+    ];
+    for k in kw.keys() {
         let name: String = k.extract()?;
-        let slot = match name.as_str() {
-            "stale_ttl" => &mut p.stale_ttl,
-            "stale_if_error" => &mut p.stale_if_error,
-            "soft_timeout" => &mut p.soft_timeout,
-            "hard_timeout" => &mut p.hard_timeout,
-            "fail_safe_backoff" => &mut p.fail_safe_backoff,
-            "refresh_ahead" => {
-                p.refresh_ahead = if v.is_none() {
-                    None
-                } else if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
-                    Some(v.extract::<f64>()?)
-                } else {
-                    return Err(crate::errors::wrong_type(
-                        v.py(),
-                        format!(
-                            "refresh_ahead must be a fraction of the TTL (a number), not {}",
-                            crate::value::type_name(&v)
-                        ),
-                    ));
-                };
-                continue;
-            }
-            _ => {
-                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                    "{what} got an unexpected keyword argument '{name}'"
-                )))
-            }
-        };
-        *slot = opt_millis(&name, Some(&v))?;
+        if !NAMES.contains(&name.as_str()) {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{what} got an unexpected keyword argument '{name}'"
+            )));
+        }
     }
-    Ok(p)
+    let [a, b, c, d, e, f] = NAMES.map(|n| kw.get_item(n).ok().flatten());
+    policy_args(
+        a.as_ref(),
+        b.as_ref(),
+        c.as_ref(),
+        d.as_ref(),
+        e.as_ref(),
+        f.as_ref(),
+    )
 }
 
 /// A call's `ttl`: the core's [`Ttl`], and the function when it is one of the value.

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use flightcache::{
     Cache, Clock, Config, FlightId, LoadOptions, Lookup, ManualClock, PolicyOptions, Stats, Ttl,
+    Written,
 };
 use napi::sys::{self, napi_env, napi_value, ValueType};
 
@@ -276,7 +277,8 @@ set, 5, |a| {
         ttl_of: ttl_fn.as_ref().map(|f| f.get(env)).transpose()?,
     };
     match h.cache.set_with(key, v, ttl, &mut host) {
-        Ok(op) => answer_or_pending(env, h.wake, op, None, None, a.argv[4]),
+        Ok(Written::Done(stored)) => Ok(raw::boolean(env, stored)),
+        Ok(Written::Pending(op)) => answer_or_pending(env, h.wake, op, None, None, a.argv[4]),
         Err(e) => Err(errors::throw(env, &e)),
     }
 });

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use flightcache::{Clock, Config, FlightId, Lookup, Op};
+use flightcache::{Clock, Config, FlightId, Lookup, Op, Written};
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -156,7 +156,7 @@ impl Cache {
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
         ttl: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Op<PyVal>> {
+    ) -> PyResult<Written<PyVal>> {
         let k = convert::key(key)?;
         let ttl = TtlArg::parse(ttl)?;
         let mut host = self.host(py);
@@ -587,8 +587,10 @@ impl Cache {
         value: &Bound<'_, PyAny>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        let op = self.set_op(py, key, value, ttl)?;
-        self.run(py, op)?.bind(py).extract()
+        match self.set_op(py, key, value, ttl)? {
+            Written::Done(stored) => Ok(stored),
+            Written::Pending(op) => self.run(py, op)?.bind(py).extract(),
+        }
     }
 
     #[pyo3(signature = (key, value, ttl=None))]
@@ -599,8 +601,12 @@ impl Cache {
         value: &Bound<'_, PyAny>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let op = self.set_op(py, key, value, ttl)?;
-        self.arun(py, op)
+        match self.set_op(py, key, value, ttl)? {
+            Written::Done(stored) => {
+                ready(py, PyBool::new(py, stored).to_owned().into_any().unbind())
+            }
+            Written::Pending(op) => self.arun(py, op),
+        }
     }
 
     /// Stores `value` under `key` only if the key has no live value, atomically (in the

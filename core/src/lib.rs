@@ -54,7 +54,7 @@ pub mod stats;
 pub mod store;
 pub mod value;
 
-pub use cache::{Cache, Lookup, WeakCache};
+pub use cache::{Cache, Lookup, WeakCache, Written};
 pub use clock::{Clock, ManualClock};
 pub use error::{Error, ErrorKind, ErrorStatus, LoaderError, RemoteFailure, Result};
 pub use host::{Cacheable, Host, Plain};

@@ -906,8 +906,7 @@ impl Runner {
                 out(self
                     .target(step)
                     .and_then(|c| c.set_with(&key, v, ttl, &mut host))
-                    .and_then(|op| op.wait(&mut host))
-                    .and_then(|a| a.into_bool())
+                    .and_then(|w| w.wait(&mut host))
                     .map(Value::Bool))
             }
             "add" => {

@@ -77,6 +77,24 @@ pub enum Lookup<V: Clone + 'static> {
     Pending(Op<V>),
 }
 
+/// What a write did at once, or the operation that finishes it in the store.
+pub enum Written<V: Clone + 'static> {
+    /// No store: the write is done; whether the value was stored.
+    Done(bool),
+    /// The in-process tier is written; drive the operation for the store's answer.
+    Pending(Op<V>),
+}
+
+impl<V: Clone + 'static> Written<V> {
+    /// Waits for the answer (Rust callers).
+    pub fn wait(self, host: &mut dyn Host<V>) -> Result<bool> {
+        match self {
+            Written::Done(stored) => Ok(stored),
+            Written::Pending(op) => op.wait(host)?.into_bool(),
+        }
+    }
+}
+
 impl<V: Clone + 'static> Cache<V> {
     pub fn new(config: Config) -> Result<Self> {
         let settings = Settings::new(&config)?;
@@ -91,6 +109,7 @@ impl<V: Clone + 'static> Cache<V> {
             settings.max_entries,
             bounds,
             Expiry::new(settings.ttl, settings.max_ttl),
+            settings.store.is_some(),
         )?;
         let tier = match &settings.store {
             None => None,
@@ -398,7 +417,13 @@ impl<V: Clone + 'static> Cache<V> {
     /// that did not take it (the in-process tier still has it). Either way the key's
     /// previous value is gone: the newest write wins. A value a store cannot hold is a
     /// `wrong_type` error, and then nothing changes.
-    pub fn set_with(&self, key: &str, value: V, ttl: Ttl, host: &mut dyn Host<V>) -> Result<Op<V>> {
+    pub fn set_with(
+        &self,
+        key: &str,
+        value: V,
+        ttl: Ttl,
+        host: &mut dyn Host<V>,
+    ) -> Result<Written<V>> {
         let ttl = match ttl {
             Ttl::FromValue => self.inner.memory.expiry.resolve(host.ttl_of(&value)?)?,
             t => self.inner.memory.expiry.resolve(t.fixed())?,
@@ -414,24 +439,23 @@ impl<V: Clone + 'static> Cache<V> {
         let mut map = self.inner.flights.lock(&full);
         flight::supersede(&mut map, &full);
         self.inner.memory.invalidations.bump(&full);
-        let (stored, released) =
-            self.inner
-                .memory
-                .write(&map, &full, value, size, self.times(now, deadline, 0), now);
+        let mut released = ReleasedEntries::new();
+        let times = self.times(now, deadline, 0);
+        let stored = (self.inner.memory).write(&map, &full, value, size, times, now, &mut released);
         drop(map);
         drop(released);
         self.after_write(now);
         let (Some(_), Some(body)) = (&self.inner.tier, encoded) else {
-            return Ok(Op::answered(self, Answer::Bool(stored)));
+            return Ok(Written::Done(stored));
         };
         if ttl == 0 || self.over_entry_limits(&full, size) {
             // Nothing is kept (the in-process tier counted it as rejected), and the previous
             // value must not survive in the store either.
-            return Ok(Op::store_delete(self, &full, None));
+            return Ok(Written::Pending(Op::store_delete(self, &full, None)));
         }
         let env = self.envelope(body, ttl, 0, self.inner.settings.policy.keep_ms());
         let _ = stored;
-        Ok(Op::store_set(self, &full, env))
+        Ok(Written::Pending(Op::store_set(self, &full, env)))
     }
 
     /// Whether an entry is over `max_key_bytes` / `max_value_bytes`. One measure for both
@@ -464,8 +488,8 @@ impl<V: Clone + 'static> Cache<V> {
     where
         V: Cacheable,
     {
-        let op = self.set_with(key, value, ttl.into(), &mut Plain)?;
-        op.wait(&mut Plain)?.into_bool()
+        self.set_with(key, value, ttl.into(), &mut Plain)?
+            .wait(&mut Plain)
     }
 
     /// Stores `value` under `key` only if the key has no live value: checked and written in
@@ -514,10 +538,9 @@ impl<V: Clone + 'static> Cache<V> {
         flight::supersede(&mut map, full);
         self.inner.memory.invalidations.bump(full);
         let deadline = Expiry::deadline(now, ttl);
-        let (stored, released) =
-            self.inner
-                .memory
-                .write(&map, full, value, size, self.times(now, deadline, 0), now);
+        let mut released = ReleasedEntries::new();
+        let times = self.times(now, deadline, 0);
+        let stored = (self.inner.memory).write(&map, full, value, size, times, now, &mut released);
         drop(map);
         drop(released);
         self.after_write(now);
@@ -587,11 +610,7 @@ impl<V: Clone + 'static> Cache<V> {
                         .refresh_at(t.born, deadline, t.load_ms),
                     ..t
                 };
-                released = self
-                    .inner
-                    .memory
-                    .write(&map, &full, e.value, e.size, times, now)
-                    .1;
+                (self.inner.memory).write(&map, &full, e.value, e.size, times, now, &mut released);
             }
         }
         drop(map);
@@ -665,10 +684,9 @@ impl<V: Clone + 'static> Cache<V> {
         let v = host.integer(n)?;
         let size = host.size_of(&v)?;
         flight::supersede(&mut map, full);
-        let (_, released) =
-            self.inner
-                .memory
-                .write(&map, full, v, size, self.times(now, deadline, 0), now);
+        let mut released = ReleasedEntries::new();
+        let times = self.times(now, deadline, 0);
+        (self.inner.memory).write(&map, full, v, size, times, now, &mut released);
         drop(map);
         drop(released);
         Ok(n)
@@ -755,11 +773,8 @@ impl<V: Clone + 'static> Cache<V> {
         let epoch = seen.map_or_else(|| invalidations.epoch(), |s| s.epoch);
         let mut released = ReleasedEntries::new();
         if current && unchanged {
-            released = self
-                .inner
-                .memory
-                .write(&map, full, value, size, Times { epoch, ..times }, now)
-                .1;
+            let times = Times { epoch, ..times };
+            (self.inner.memory).write(&map, full, value, size, times, now, &mut released);
         }
         drop(map);
         drop(released);

@@ -32,7 +32,7 @@ use crate::host::Host;
 use crate::load::flight::{self, Flight, FlightId, Flights, Outcome};
 use crate::load::options::{LoadOptions, Ttl};
 use crate::load::policy::Policy;
-use crate::memory::entry::{Entry, Times};
+use crate::memory::entry::{Entry, ReleasedEntries, Times};
 use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
 use crate::memory::invalidations::Seen;
 use crate::memory::Found;
@@ -364,8 +364,9 @@ struct Load<V> {
     timeout: Option<Duration>,
     within: Vec<FlightId>,
     has_loader: bool,
-    /// When this caller started waiting (for the load timeout).
-    started: Instant,
+    /// When this caller started waiting, for its timeouts (`None`: no timeout applies, and
+    /// the clock is not read).
+    started: Option<Instant>,
     /// An unverified copy (see `memory::invalidations`): answered if the store cannot be
     /// asked.
     fallback: Option<V>,
@@ -404,7 +405,7 @@ enum State<V> {
 /// over by one of its waiters).
 pub struct Op<V: Clone + 'static> {
     cache: Cache<V>,
-    full: Box<str>,
+    full: Arc<str>,
     state: State<V>,
     served: Served,
     /// An operation to hand to the caller's background driver before going on.
@@ -422,6 +423,24 @@ enum Background {
     Detached,
 }
 
+/// The key of an operation answered at once, which never reads it: shared, so that
+/// answering a write allocates nothing.
+fn no_key() -> Arc<str> {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Arc::from("")).clone()
+}
+
+/// When a caller starts waiting: read only if one of its timeouts applies.
+fn timer_start(timeout: Option<Duration>, policy: &Policy) -> Option<Instant> {
+    (timeout.is_some() || policy.soft_timeout.is_some() || policy.hard_timeout.is_some())
+        .then(Instant::now)
+}
+
+/// The moment `t` after `started`, when both are known.
+fn after(started: Option<Instant>, t: Option<Duration>) -> Option<Instant> {
+    Some(started? + t?)
+}
+
 fn token() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
@@ -433,7 +452,7 @@ impl<V: Clone + 'static> Op<V> {
     pub fn answered(cache: &Cache<V>, answer: Answer<V>) -> Op<V> {
         Op {
             cache: cache.clone(),
-            full: "".into(),
+            full: no_key(),
             state: State::Answered(Some(Ok(answer))),
             served: Served::new(Status::Hit, Source::Memory),
             spawn: None,
@@ -829,7 +848,7 @@ impl<V: Clone + 'static> Op<V> {
                 timeout,
                 within: opts.within.to_vec(),
                 has_loader,
-                started: Instant::now(),
+                started: timer_start(timeout, &policy),
                 fallback,
                 policy,
                 stale,
@@ -888,7 +907,7 @@ impl<V: Clone + 'static> Op<V> {
                 timeout: None,
                 within: within.to_vec(),
                 has_loader: true,
-                started: Instant::now(),
+                started: timer_start(None, &policy),
                 fallback: None,
                 policy,
                 stale: None,
@@ -1397,7 +1416,7 @@ impl<V: Clone + 'static> Op<V> {
                             .map_or(0, |t| t.as_millis() as u64);
                         self.state = State::Answered(None);
                         return Some(Step::Done(Err(Error::Timeout {
-                            key: flight.key.to_string(),
+                            key: flight.key().to_string(),
                             ms,
                         })));
                     }
@@ -1408,7 +1427,7 @@ impl<V: Clone + 'static> Op<V> {
                     }
                     if d.is_some_and(|d| now >= d) {
                         let e = Error::Timeout {
-                            key: flight.key.to_string(),
+                            key: flight.key().to_string(),
                             ms: load_timeout_ms(&self.state),
                         };
                         self.state = State::Answered(None);
@@ -1475,7 +1494,6 @@ impl<V: Clone + 'static> Op<V> {
             unreachable!()
         };
         let now = cache.now();
-        let user_key = cache.user_key(&self.full).to_string();
         let mut map = cache.inner.flights.lock(&self.full);
         // A load may have finished since the lookup (a refresh looks for a newer value).
         if let Some(e) = cache.inner.memory.peek_fresh(&self.full, now, load.max_age) {
@@ -1502,14 +1520,15 @@ impl<V: Clone + 'static> Op<V> {
                 }
                 if load.within.contains(&f.id) || flight::leading_here(f.id) {
                     drop(map);
-                    self.state = State::Answered(Some(Err(Error::Reentrant { key: user_key })));
+                    let key = cache.user_key(&self.full).to_string();
+                    self.state = State::Answered(Some(Err(Error::Reentrant { key })));
                     return None;
                 }
                 load.phase = Phase::Joined {
                     flight: f.clone(),
-                    deadline: load.timeout.map(|t| load.started + t),
-                    soft_at: load.policy.soft_timeout.map(|t| load.started + t),
-                    hard_at: load.policy.hard_timeout.map(|t| load.started + t),
+                    deadline: after(load.started, load.timeout),
+                    soft_at: after(load.started, load.policy.soft_timeout),
+                    hard_at: after(load.started, load.policy.hard_timeout),
                 };
                 return None;
             }
@@ -1537,7 +1556,8 @@ impl<V: Clone + 'static> Op<V> {
                 return Some(Answer::Value(v));
             }
         }
-        let flight = Flights::start(&mut map, &self.full, &user_key, now);
+        let prefix_len = self.full.len() - cache.user_key(&self.full).len();
+        let flight = Flights::start(&mut map, &self.full, prefix_len, now);
         drop(map);
         let seen = cache.inner.memory.invalidations.seen(&self.full);
         let lead = match &cache.inner.tier {
@@ -1583,7 +1603,7 @@ impl<V: Clone + 'static> Op<V> {
             unreachable!()
         };
         let max_age = load.max_age;
-        let timeout_at = load.timeout.map(|t| load.started + t);
+        let timeout_at = after(load.started, load.timeout);
         let policy = load.policy;
         let refresh_of = load.refresh_of;
         let want_stale = policy.keep_ms() > 0 && load.stale.is_none();
@@ -1622,17 +1642,13 @@ impl<V: Clone + 'static> Op<V> {
                             // told: they serve it instead of waiting for the refresh.
                             let seen = self.seen();
                             let map = self.cache.inner.flights.lock(&self.full);
-                            let released = if seen.generation
-                                == self.cache.inner.memory.invalidations.generation(&self.full)
-                            {
-                                self.cache
-                                    .inner
-                                    .memory
-                                    .write_kept(&map, &self.full, e.value.clone(), size, times, now)
-                                    .1
-                            } else {
-                                Default::default()
-                            };
+                            let mut released = ReleasedEntries::new();
+                            let memory = &self.cache.inner.memory;
+                            if seen.generation == memory.invalidations.generation(&self.full) {
+                                let v = e.value.clone();
+                                let full = &self.full;
+                                memory.write_kept(&map, full, v, size, times, now, &mut released);
+                            }
                             drop(map);
                             drop(released);
                             flight.nudge();
@@ -1763,7 +1779,7 @@ impl<V: Clone + 'static> Op<V> {
                 }
                 if timeout_at.is_some_and(|d| Instant::now() >= d) {
                     let e = Error::Timeout {
-                        key: flight.key.to_string(),
+                        key: flight.key().to_string(),
                         ms: load_timeout_ms(&self.state),
                     };
                     return Some(self.lead_failed(&flight, e, false));
@@ -1809,9 +1825,9 @@ impl<V: Clone + 'static> Op<V> {
                     load.detached = true;
                     load.phase = Phase::Joined {
                         flight,
-                        deadline: load.timeout.map(|t| load.started + t),
-                        soft_at: policy.soft_timeout.map(|t| load.started + t),
-                        hard_at: policy.hard_timeout.map(|t| load.started + t),
+                        deadline: after(load.started, load.timeout),
+                        soft_at: after(load.started, policy.soft_timeout),
+                        hard_at: after(load.started, policy.hard_timeout),
                     };
                     return Some(Step::Spawn(Box::new(rest)));
                 }

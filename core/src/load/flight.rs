@@ -39,8 +39,11 @@ struct State<V> {
 
 pub(crate) struct Flight<V> {
     pub id: FlightId,
-    /// The caller's key (without a namespace prefix), for messages.
-    pub key: Box<str>,
+    /// The key with its namespace prefix (one allocation shared with the flight table and
+    /// the leading operation).
+    full: Arc<str>,
+    /// Where the caller's key starts in `full`, for messages.
+    prefix_len: usize,
     /// The process generation the flight was started in (see [`after_fork_in_child`]).
     generation: u64,
     /// When it started (the cache's clock): a late result of an abandoned flight is kept
@@ -68,11 +71,12 @@ pub(crate) fn fork_generation() -> u64 {
 }
 
 impl<V: Clone> Flight<V> {
-    fn new(key: &str, started: u64) -> Self {
+    fn new(full: Arc<str>, prefix_len: usize, started: u64) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Flight {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            key: key.into(),
+            full,
+            prefix_len,
             generation: fork_generation(),
             started,
             abandoned: AtomicBool::new(false),
@@ -82,6 +86,11 @@ impl<V: Clone> Flight<V> {
                 wakers: Vec::new(),
             }),
         }
+    }
+
+    /// The caller's key (without a namespace prefix), for messages.
+    pub fn key(&self) -> &str {
+        &self.full[self.prefix_len..]
     }
 
     /// Whether the flight belongs to a process before a fork.
@@ -132,7 +141,7 @@ impl<V: Clone> Flight<V> {
     }
 }
 
-pub(crate) type FlightMap<V> = HashMap<Box<str>, Arc<Flight<V>>>;
+pub(crate) type FlightMap<V> = HashMap<Arc<str>, Arc<Flight<V>>>;
 
 #[repr(align(128))]
 struct Stripe<V> {
@@ -169,9 +178,15 @@ impl<V: Clone> Flights<V> {
         self.stripes.iter().map(|s| s.map.lock()).collect()
     }
 
-    pub fn start(map: &mut FlightMap<V>, full: &str, user_key: &str, now: u64) -> Arc<Flight<V>> {
-        let f = Arc::new(Flight::new(user_key, now));
-        map.insert(full.into(), f.clone());
+    /// A new flight for `full`, whose first `prefix_len` bytes are the namespace prefix.
+    pub fn start(
+        map: &mut FlightMap<V>,
+        full: &Arc<str>,
+        prefix_len: usize,
+        now: u64,
+    ) -> Arc<Flight<V>> {
+        let f = Arc::new(Flight::new(full.clone(), prefix_len, now));
+        map.insert(full.clone(), f.clone());
         f
     }
 }

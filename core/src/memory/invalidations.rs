@@ -19,7 +19,9 @@ const SLOTS: usize = 4096;
 
 pub(crate) struct Invalidations {
     /// Per hashed key: bumped by every change. Two keys may share a slot; that only makes
-    /// a fill skip the in-process tier now and then, never serve an old value.
+    /// a fill skip the in-process tier now and then, never serve an old value. Empty for a
+    /// cache without a store: nothing is read from a store, so no fill can bring an old
+    /// value back, and a write need not pay for a hash and an atomic add.
     slots: Box<[AtomicU64]>,
     /// Bumped when every copy must go.
     all_epoch: AtomicU64,
@@ -39,10 +41,12 @@ pub(crate) struct Seen {
     pub epoch: u32,
 }
 
-impl Default for Invalidations {
-    fn default() -> Self {
+impl Invalidations {
+    /// `shared`: a store is configured (see `slots`).
+    pub fn new(shared: bool) -> Self {
+        let slots = if shared { SLOTS } else { 0 };
         Invalidations {
-            slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             all_epoch: AtomicU64::new(0),
             queue: Mutex::new(Vec::new()),
             all: AtomicBool::new(false),
@@ -50,17 +54,18 @@ impl Default for Invalidations {
             hasher: Default::default(),
         }
     }
-}
 
-impl Invalidations {
-    fn slot(&self, full: &str) -> &AtomicU64 {
-        &self.slots[self.hasher.hash_one(full) as usize % SLOTS]
+    fn slot(&self, full: &str) -> Option<&AtomicU64> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        Some(&self.slots[self.hasher.hash_one(full) as usize % SLOTS])
     }
 
     /// The key's generation: read it before a store read, compare it before the fill.
     pub fn generation(&self, full: &str) -> u64 {
         self.slot(full)
-            .load(SeqCst)
+            .map_or(0, |s| s.load(SeqCst))
             .wrapping_add(self.all_epoch.load(SeqCst) << 32)
     }
 
@@ -101,8 +106,11 @@ impl Invalidations {
     }
 
     /// A write of this process: fills that read the store before it must not land.
+    #[inline]
     pub fn bump(&self, full: &str) {
-        self.slot(full).fetch_add(1, SeqCst);
+        if let Some(s) = self.slot(full) {
+            s.fetch_add(1, SeqCst);
+        }
     }
 
     /// Another process changed `full`.

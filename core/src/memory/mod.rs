@@ -57,7 +57,8 @@ pub(crate) struct Memory<V> {
 }
 
 impl<V: Clone> Memory<V> {
-    pub fn new(max_entries: u64, bounds: Bounds, expiry: Expiry) -> Result<Self> {
+    /// `shared`: a store is configured behind this tier.
+    pub fn new(max_entries: u64, bounds: Bounds, expiry: Expiry, shared: bool) -> Result<Self> {
         let options = OptionsBuilder::new()
             .shards(bounds.shards)
             .estimated_items_capacity(max_entries.min(1 << 24) as usize)
@@ -73,7 +74,7 @@ impl<V: Clone> Memory<V> {
                 Released,
             ),
             expiry: Arc::new(expiry),
-            invalidations: Arc::new(Invalidations::default()),
+            invalidations: Arc::new(Invalidations::new(shared)),
             counters: Arc::new(Counters::default()),
             bounds,
             weight: AtomicU64::new(0),
@@ -143,7 +144,8 @@ impl<V: Clone> Memory<V> {
     }
 
     /// Stores an entry; the caller holds the key's stripe lock. Returns whether it was
-    /// stored, and what the map let go of, to be dropped after the lock.
+    /// stored; what the map let go of is added to `released`, to be dropped after the lock
+    /// (the caller's own list: a write moves no list of entries around).
     #[allow(clippy::too_many_arguments)]
     pub fn write(
         &self,
@@ -153,9 +155,9 @@ impl<V: Clone> Memory<V> {
         size: u64,
         times: Times,
         now: u64,
-    ) -> (bool, ReleasedEntries<V>) {
+        released: &mut ReleasedEntries<V>,
+    ) -> bool {
         let key_bytes = full.len() as u64;
-        let mut released = ReleasedEntries::new();
         if times.deadline <= now || self.bounds.check(key_bytes, size).is_err() {
             if times.deadline > now {
                 self.counters.rejected();
@@ -163,7 +165,7 @@ impl<V: Clone> Memory<V> {
             if let Some(e) = self.remove(lock, full, now) {
                 released.push((Key::from(full), e));
             }
-            return (false, released);
+            return false;
         }
         self.insert(full, value, size, times, now, released)
     }
@@ -171,6 +173,7 @@ impl<V: Clone> Memory<V> {
     /// Keeps an expired value still within its stale window (read from the store while a
     /// refresh starts), so that this process's next callers can be served it; writes
     /// nothing when the key has an entry or the value is past its window or over a bound.
+    #[allow(clippy::too_many_arguments)]
     pub fn write_kept(
         &self,
         lock: &FlightMap<V>,
@@ -179,7 +182,8 @@ impl<V: Clone> Memory<V> {
         size: u64,
         times: Times,
         now: u64,
-    ) -> (bool, ReleasedEntries<V>) {
+        released: &mut ReleasedEntries<V>,
+    ) -> bool {
         let _ = lock;
         let key_bytes = full.len() as u64;
         if times.deadline > now
@@ -187,9 +191,9 @@ impl<V: Clone> Memory<V> {
             || self.bounds.check(key_bytes, size).is_err()
             || self.map.contains_key(full)
         {
-            return (false, ReleasedEntries::new());
+            return false;
         }
-        self.insert(full, value, size, times, now, ReleasedEntries::new())
+        self.insert(full, value, size, times, now, released)
     }
 
     fn insert(
@@ -199,27 +203,24 @@ impl<V: Clone> Memory<V> {
         size: u64,
         times: Times,
         now: u64,
-        mut released: ReleasedEntries<V>,
-    ) -> (bool, ReleasedEntries<V>) {
+        released: &mut ReleasedEntries<V>,
+    ) -> bool {
         let key_bytes = full.len() as u64;
         let weight = self.bounds.weight(key_bytes + size);
-        let swept = if self.weight.load(Relaxed).saturating_add(weight) > self.bounds.capacity
+        if self.weight.load(Relaxed).saturating_add(weight) > self.bounds.capacity
             && self.expiry.any_expired(now)
         {
             // Room is needed: expired entries go first, whatever the sweep schedule says.
-            self.sweep_collect(now)
-        } else {
-            ReleasedEntries::new()
-        };
-        self.map.insert_with_lifecycle(
-            Key::from(full),
-            Entry { value, size, times },
-            &mut released,
-        );
+            self.sweep_collect(now, released);
+        }
+        // What the sweep released is counted already; the insert's releases follow it.
+        let first = released.len();
+        self.map
+            .insert_with_lifecycle(Key::from(full), Entry { value, size, times }, released);
         self.expiry.note(times.keep_until);
         let (mut evicted, mut expired) = (0u64, 0u64);
         let mut own = 0;
-        for (k, e) in released.iter() {
+        for (k, e) in released[first..].iter() {
             self.released(k, e);
             if k.as_str() == full {
                 own += 1;
@@ -244,8 +245,7 @@ impl<V: Clone> Memory<V> {
         self.weight.fetch_add(weight, Relaxed);
         self.counters.evicted(evicted);
         self.counters.expired(expired);
-        released.extend(swept);
-        (stored, released)
+        stored
     }
 
     pub fn remove(&self, _lock: &FlightMap<V>, full: &str, now: u64) -> Option<Entry<V>> {
@@ -316,15 +316,16 @@ impl<V: Clone> Memory<V> {
 
     #[cold]
     pub fn sweep(&self, now: u64) -> usize {
-        let dead = self.sweep_collect(now);
+        let mut dead = ReleasedEntries::new();
+        self.sweep_collect(now, &mut dead);
         dead.len()
     }
 
-    /// Removes the expired entries and returns them (the caller drops them after its locks).
-    fn sweep_collect(&self, now: u64) -> ReleasedEntries<V> {
-        let mut out = ReleasedEntries::new();
+    /// Removes the expired entries and adds them to `out` (the caller drops them after its
+    /// locks).
+    fn sweep_collect(&self, now: u64, out: &mut ReleasedEntries<V>) {
         let Some(mut ticket) = self.expiry.begin_sweep(now) else {
-            return out;
+            return;
         };
         let graveyard = RefCell::new(Vec::new());
         let min_survivor = Cell::new(NEVER);
@@ -345,6 +346,5 @@ impl<V: Clone> Memory<V> {
             self.released(&k, &e);
             out.push((k, e));
         }
-        out
     }
 }

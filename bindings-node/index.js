@@ -91,18 +91,29 @@ async function runLoader (op, flight, getValue, key) {
   }
 }
 
+// What `native.step` hands over besides the step's kind (read before any await).
+const stepOut = [undefined, undefined]
+
 /** Runs one operation of the core to its answer. */
 async function drive (op, getValue, key, background) {
-  const [id, flight] = native.opInfo(op)
   let used = false
+  let open = true
   try {
     for (;;) {
-      const [kind, payload] = native.step(op)
-      if (kind === DONE) return payload
-      if (kind === FAILED) throw payload
+      const kind = native.step(op, stepOut)
+      const payload = stepOut[0]
+      stepOut[0] = undefined
+      if (kind === DONE) {
+        open = false
+        return payload
+      }
+      if (kind === FAILED) {
+        open = false
+        throw payload
+      }
       if (kind === RUN_LOADER) {
         used = true
-        await runLoader(op, flight === undefined ? native.opInfo(op)[1] : flight, getValue, key)
+        await runLoader(op, payload, getValue, key)
         continue
       }
       if (kind === SPAWN) {
@@ -112,11 +123,12 @@ async function drive (op, getValue, key, background) {
         drive(payload, getValue, key, true).catch(noop)
         continue
       }
-      await park(id, payload, background)
+      await park(stepOut[1], payload, background)
     }
   } finally {
-    // Finished or abandoned: a load this call led is taken over by one of its waiters.
-    native.close(op)
+    // Abandoned (an error thrown on the way): a load this call led is taken over by one of
+    // its waiters. A finished operation is closed already.
+    if (open) native.close(op)
     if (!used) ignore(getValue)
   }
 }

@@ -94,7 +94,6 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("loaded", op::loaded),
     ("failed", op::failed),
     ("close", op::close),
-    ("opInfo", op::op_info),
     ("callKey", call_key),
     ("pathKey", path_key),
     ("clockNew", clock::clock_new),

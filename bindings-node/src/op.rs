@@ -279,28 +279,36 @@ unsafe fn entry_to_js(env: napi_env, value: napi_value, op: &Op<Val>) -> JsResul
     Ok(arr)
 }
 
-unsafe fn pair(env: napi_env, kind: f64, payload: napi_value) -> JsResult<napi_value> {
-    let arr = raw::array(env, 2)?;
-    raw::set_element(env, arr, 0, raw::number(env, kind))?;
-    raw::set_element(env, arr, 1, payload)?;
-    Ok(arr)
+/// Hands a step's payload over in `out[0]` (a reused array: no array is made per step) and
+/// answers its kind.
+unsafe fn kind(
+    env: napi_env,
+    out: napi_value,
+    kind: f64,
+    payload: napi_value,
+) -> JsResult<napi_value> {
+    raw::set_element(env, out, 0, payload)?;
+    Ok(raw::number(env, kind))
 }
 
 js_fn!(
-/// step(op) -> [kind, payload]: 0 done (the answer), 1 failed (the error), 2 run the
-/// loader, 3 park (milliseconds until a timeout to apply, or undefined), 4 drive this other
-/// operation in the background (a refresh, or a load its caller stopped waiting for).
-step, 1, |a| {
+/// step(op, out) -> kind, with its payload in out[0]: 0 done (the answer), 1 failed (the
+/// error), 2 run the loader (the flight's id), 3 park (milliseconds until a timeout to
+/// apply, or undefined; the operation's id in out[1]), 4 drive this other operation in the
+/// background (a refresh, or a load its caller stopped waiting for). After done or failed
+/// the operation is closed.
+step, 2, |a| {
     let env = a.env;
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
+    let out = a.argv[1];
     let mut op = take(env, cell)?;
     let mut host = host_for(env, cell.size_of.as_deref(), cell.ttl_of.as_ref())?;
     match op.step(&mut host, &waker(cell.wake, cell.id)) {
         Step::Done(Ok(ans)) if cell.entry => {
             let v = answer_to_js(env, ans)?;
-            pair(env, DONE, entry_to_js(env, v, &op)?)
+            kind(env, out, DONE, entry_to_js(env, v, &op)?)
         }
-        Step::Done(Ok(ans)) => pair(env, DONE, answer_to_js(env, ans)?),
+        Step::Done(Ok(ans)) => kind(env, out, DONE, answer_to_js(env, ans)?),
         Step::Spawn(other) => {
             *cell.op.borrow_mut() = Some(op);
             let ttl_of = match &cell.ttl_of {
@@ -315,12 +323,16 @@ step, 1, |a| {
                 ttl_of,
                 entry: false,
             };
-            pair(env, SPAWN, raw::tagged(env, Kind::Op, bg)?)
+            kind(env, out, SPAWN, raw::tagged(env, Kind::Op, bg)?)
         }
-        Step::Done(Err(e)) => pair(env, FAILED, errors::to_js(env, &e)),
+        Step::Done(Err(e)) => kind(env, out, FAILED, errors::to_js(env, &e)),
         Step::RunLoader => {
+            let flight = match op.flight_id() {
+                Some(f) => raw::number(env, f as f64),
+                None => raw::undefined(env),
+            };
             *cell.op.borrow_mut() = Some(op);
-            pair(env, RUN_LOADER, raw::undefined(env))
+            kind(env, out, RUN_LOADER, flight)
         }
         Step::Park(until) => {
             *cell.op.borrow_mut() = Some(op);
@@ -328,7 +340,8 @@ step, 1, |a| {
                 Some(u) => raw::number(env, u.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0),
                 None => raw::undefined(env),
             };
-            pair(env, PARK, ms)
+            raw::set_element(env, out, 1, raw::number(env, cell.id as f64))?;
+            kind(env, out, PARK, ms)
         }
     }
 });
@@ -376,24 +389,4 @@ close, 1, |a| {
     let op = cell.op.borrow_mut().take();
     drop(op);
     Ok(raw::undefined(a.env))
-});
-
-js_fn!(
-/// opInfo(op) -> [id, flightId | undefined]
-op_info, 1, |a| {
-    let env = a.env;
-    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
-    let flight = cell.op.borrow().as_ref().and_then(Op::flight_id);
-    let arr = raw::array(env, 2)?;
-    raw::set_element(env, arr, 0, raw::number(env, cell.id as f64))?;
-    raw::set_element(
-        env,
-        arr,
-        1,
-        match flight {
-            Some(f) => raw::number(env, f as f64),
-            None => raw::undefined(env),
-        },
-    )?;
-    Ok(arr)
 });

@@ -45,7 +45,6 @@ test('every native function refuses a wrong handle, or none, with a TypeError', 
     loaded: ['op'],
     failed: ['op'],
     close: ['op'],
-    opInfo: ['op'],
     parked: ['wake'],
     clockAdvance: ['clock'],
     clockNow: ['clock']

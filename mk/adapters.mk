@@ -49,11 +49,15 @@ adapters-python-test: python-build adapters-py-deps
 	  $(PY) $(ADAPTERS_PY_TESTS)/django_suite.py $(DJANGO_TESTS) $$store || exit 1; \
 	done
 
-# Keyv's own suite (@keyv/test-suite 2.1.2 on keyv 5.6.0) and keyv 6 / cache-manager 7
-# checks, with vitest, in tests/adapters/node (`flightcache` there is bindings-node).
+# Keyv's own suites (@keyv/test-suite 2.1.2 on keyv 5.6.0; keyv's keyv 6 suite, vendored),
+# cache-manager 7.2.9's own test files (vendored) and our keyv 6 / cache-manager checks, with
+# vitest, in tests/adapters/node (`flightcache` there is bindings-node): in memory, with a
+# SQLite store, and with a Redis store on a loopback redis-server that
+# tests/stores/redis_server.py starts for the run and stops by its pid.
 # --ignore-scripts: @keyv/test-suite depends on sqlite3, which it never loads; its build
 # would need a download.
-adapters-node-test: node-build
+adapters-node-test: node-build redis-server-installed
 	cd $(ADAPTERS_NODE_TESTS) && npm install --no-audit --no-fund --loglevel=error --ignore-scripts
 	@ln -sfn ../../../../bindings-node $(ADAPTERS_NODE_TESTS)/node_modules/flightcache
-	cd $(ADAPTERS_NODE_TESTS) && node run.mjs memory && node run.mjs sqlite
+	cd $(ADAPTERS_NODE_TESTS) && node run.mjs memory && node run.mjs sqlite && \
+	  python3 $(ROOT)/tests/stores/redis_server.py -- node run.mjs redis

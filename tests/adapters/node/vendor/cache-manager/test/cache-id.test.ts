@@ -1,6 +1,6 @@
-import { Keyv } from "keyv";
+import { Keyv } from "../../../cache-manager-keyv.mjs";
 import { beforeEach, describe, expect, it } from "vitest";
-import { createCache } from "../src/index.js";
+import { createCache } from "cache-manager";
 
 describe("cacheId", () => {
 	let keyv: Keyv;

@@ -1,7 +1,7 @@
 import { faker } from "@faker-js/faker";
-import { Keyv } from "keyv";
+import { Keyv } from "../../../cache-manager-keyv.mjs";
 import { beforeEach, describe, expect, it } from "vitest";
-import { createCache } from "../src/index.js";
+import { createCache } from "cache-manager";
 import { sleep } from "./sleep.js";
 
 describe("del", () => {

@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: test file
 import { faker } from "@faker-js/faker";
-import { Keyv } from "keyv";
+import { Keyv } from "../../../cache-manager-keyv.mjs";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { createCache } from "../src/index.js";
+import { createCache } from "cache-manager";
 import { sleep } from "./sleep.js";
 
 describe("events", () => {

@@ -1,5 +1,5 @@
 import { faker } from "@faker-js/faker";
-import type KeyvModule from "keyv";
+import type KeyvModule from "keyv6";
 import { delay } from "./helper.js";
 import type { KeyvStoreFn, TestFunction } from "./types.js";
 

@@ -1,4 +1,4 @@
-import type { KeyvAny, KeyvAnyArray, KeyvStorageAdapter } from "keyv";
+import type { KeyvAny, KeyvAnyArray, KeyvStorageAdapter } from "keyv6";
 
 /** Factory function that returns a Keyv-compatible store instance. Used by Keyv-wrapper test suites. */
 export type KeyvStoreFn = () => KeyvStorageAdapter | KeyvAny;

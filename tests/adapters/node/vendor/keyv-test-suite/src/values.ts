@@ -2,7 +2,7 @@ import { Buffer } from "node:buffer";
 import { faker } from "@faker-js/faker";
 import BigNumber from "bignumber.js";
 import JSONbig from "json-bigint";
-import type KeyvModule from "keyv";
+import type KeyvModule from "keyv6";
 import type { KeyvStoreFn, TestFunction } from "./types.js";
 
 /**

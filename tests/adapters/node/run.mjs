@@ -24,6 +24,12 @@ const SUITES = [
 // sqlite:// or redis:// URL it does, in memory it does not, and the adapter does not claim a
 // dialect it is not.
 const NO_ITERATOR = 'keyv 5 wires iterator() only for its listed dialects; in memory the adapter claims none'
+// cache-manager's `nonBlocking: true` returns from `set` before any store has written, and
+// its `ttl` then answers with whichever store's read settles first (Promise.race). Keyv's
+// in-process Maps write at once; a store behind a network may still have the write in flight
+// when the second store's read is answered (absent), so this test fails now and then with
+// Redis (seen once under load; it passes in most runs).
+const NON_BLOCKING = "nonBlocking races an unfinished write against the stores' reads: with Redis the second store may answer first"
 const KNOWN = {
   memory: {
     '@keyv/test-suite 2.1.2 on keyv 5.6.0': {
@@ -34,7 +40,11 @@ const KNOWN = {
     }
   },
   sqlite: {},
-  redis: {}
+  redis: {
+    'cache-manager 7.2.9 tests': {
+      'gets the expiration of a key with nonBlocking': NON_BLOCKING
+    }
+  }
 }
 
 const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitest-')), 'r.json')

@@ -74,7 +74,14 @@ fn decoded<V>(bytes: &[u8], host: &mut dyn Host<V>) -> Result<V> {
 /// The host's error for a value outside the wire format, saying why the format matters
 /// without a store.
 fn explained(e: Error) -> Error {
+    const SHARED: &str = "cannot be shared through a store";
     match e {
+        Error::WrongType(m) if m.contains(SHARED) => Error::WrongType(m.replacen(
+            SHARED,
+            "cannot be kept by a cache with the copy option (it keeps every value in the wire \
+             format a store uses)",
+            1,
+        )),
         Error::WrongType(m) => Error::WrongType(format!(
             "{m} (this cache has the copy option: it keeps every value in the wire format)"
         )),

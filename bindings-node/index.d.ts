@@ -74,6 +74,15 @@ export interface CacheOptions extends PolicyOptions {
   /** Bounds of a SQLite store's file. */
   storeMaxEntries?: number
   storeMaxBytes?: number
+  /**
+   * Copy semantics: the in-process tier keeps its own copy of every value, made through the
+   * wire format a store uses, and every read returns a new copy, so changing an object after
+   * `set`, or one a `get` returned, never changes the cache. Only what the wire format holds
+   * can be set (strings, numbers, booleans, null, Buffers and typed arrays, arrays and plain
+   * objects of these): anything else is a TypeError and changes nothing. Default false: values
+   * are kept by reference (a hit returns the very object).
+   */
+  copy?: boolean
 }
 
 export interface GetOptions<T> extends PolicyOptions {

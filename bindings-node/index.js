@@ -141,7 +141,7 @@ const POLICY = ['staleTtl', 'staleIfError', 'softTimeout', 'hardTimeout', 'refre
 
 const OPTIONS = ['maxEntries', 'maxBytes', 'maxKeyBytes', 'maxValueBytes', 'ttl', 'maxTtl',
   'loadTimeout', 'clock', 'sizeOf', 'store', 'storeTimeout', 'lease', 'l1Staleness',
-  'storeMaxEntries', 'storeMaxBytes', ...POLICY]
+  'storeMaxEntries', 'storeMaxBytes', 'copy', ...POLICY]
 
 function typeName (v) {
   if (v === null) return 'null'

@@ -9,6 +9,8 @@ export class KeyvFlightcache extends EventEmitter {
   /** An existing flightcache `Cache`, or the `Cache` constructor's options. */
   constructor(cacheOrOptions?: Cache | CacheOptions)
   readonly cache: Cache
+  /** Read by keyv 5 (whether the store iterates); from then on the adapter takes keyv 5's
+   * prefixed keys and relative ttls. Used directly or by keyv 6: bare keys, absolute expiries. */
   readonly opts: { dialect: 'flightcache'; url: string }
   /** Set by Keyv; any text (`app:v1` too). */
   namespace: string | undefined

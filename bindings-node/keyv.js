@@ -5,9 +5,10 @@
 //   const { KeyvFlightcache } = require('flightcache/keyv')
 //   const keyv = new Keyv({ store: new KeyvFlightcache({ store: 'redis://127.0.0.1:6379/0' }) })
 //
-// Keyv 5 hands the adapter keys prefixed with `${namespace}:` and a relative ttl (ms); keyv 6
-// reads `capabilities` (which declares `expires`), then hands it bare keys and an absolute
-// expiry (epoch ms). Each Keyv namespace lives in a flightcache namespace of its own, whose
+// Keyv 6 reads `capabilities` (which declares `expires`), then hands the adapter bare keys and
+// an absolute expiry (epoch ms): that is also the contract of the adapter used directly. Keyv 5
+// reads `opts` (to see whether the store iterates) and never `capabilities`; once it has, the
+// adapter takes keys prefixed with `${namespace}:` and a relative ttl (ms), as keyv 5 hands them. Each Keyv namespace lives in a flightcache namespace of its own, whose
 // name escapes ':' and '%' (`app:v1` is `k.app%3Av1`), so `clear()` removes that namespace's
 // keys only and `app` never sees `app:v1`. Nothing here requires keyv at run time.
 
@@ -40,11 +41,23 @@ class KeyvFlightcache extends EventEmitter {
       throw e
     }
     const url = cacheOrOptions instanceof Cache ? undefined : cacheOrOptions && cacheOrOptions.store
-    this.opts = { dialect: 'flightcache', url: typeof url === 'string' ? url : 'flightcache://memory' }
+    this._opts = { dialect: 'flightcache', url: typeof url === 'string' ? url : 'flightcache://memory' }
     this._namespace = undefined
     this._views = new Map()
-    // Set once keyv 6 reads `capabilities`: bare keys and absolute expiries from then on.
-    this._expires = false
+    // 'keyv5' once keyv 5 read `opts` (prefixed keys, relative ttls), 'keyv6' once keyv 6 read
+    // `capabilities`; until either, keyv 6's storage contract (bare keys, absolute expiries).
+    this._keyv = undefined
+  }
+
+  /** Bare keys and absolute expiries (keyv 6, and direct use), not keyv 5's forms. */
+  get _expires () {
+    return this._keyv !== 'keyv5'
+  }
+
+  /** Keyv 5 reads this to decide whether the store iterates (see `iterator`). */
+  get opts () {
+    if (this._keyv === undefined) this._keyv = 'keyv5'
+    return this._opts
   }
 
   get namespace () {
@@ -57,7 +70,7 @@ class KeyvFlightcache extends EventEmitter {
 
   /** Keyv 6: the storage methods, and `expires` (this adapter takes absolute expiries). */
   get capabilities () {
-    this._expires = true
+    this._keyv = 'keyv6'
     const methods = {}
     for (const m of METHODS) methods[m] = { exists: true, methodType: 'async' }
     return { compatible: true, store: 'keyvStorage', methods, expires: true }

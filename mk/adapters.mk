@@ -1,8 +1,9 @@
 # Drop-in adapters (issue 15): the frameworks' own shared test suites, at pinned versions,
 # against flightcache.contrib.django / flightcache.contrib.cachelib and flightcache/keyv, in
-# memory and with a SQLite store. The suites come from the projects' source distributions
-# (pip download --no-binary) and npm packages, into target/adapters; failures that are
-# deliberate are listed in tests/adapters/README.md.
+# memory, with a SQLite store and with a Redis store. The suites come from the projects' source distributions
+# (pip download --no-binary) and npm packages, into target/adapters, and (keyv 6's suite,
+# cache-manager's tests) from tests/adapters/node/vendor; failures that are deliberate are
+# listed in tests/adapters/README.md.
 .PHONY: adapters-test adapters-py-deps adapters-python-test adapters-node-test
 
 ADAPTERS := $(ROOT)/target/adapters
@@ -35,25 +36,38 @@ adapters-py-deps: python-venv
 
 python-stubtest: adapters-py-deps
 
-# Each suite in memory, then with a SQLite store. Our test modules are copied next to the
-# suites' own (they import the suites' modules and conftest.py from there).
-adapters-python-test: python-build adapters-py-deps
+# Each suite in memory, then with a SQLite store, then with a Redis store on a loopback
+# redis-server that tests/stores/redis_server.py starts for the run (free port, data folder
+# of its own, stopped by its pid). Our test modules are copied next to the suites' own (they
+# import the suites' modules and conftest.py from there).
+adapters-python-test: python-build adapters-py-deps redis-server-installed
 	cp $(ADAPTERS_PY_TESTS)/test_cachelib_suite.py $(CACHELIB_TESTS)/
 	cp $(ADAPTERS_PY_TESTS)/test_flask_caching_suite.py $(FLASK_CACHING_TESTS)/
-	@for store in memory sqlite; do \
-	  echo "== cachelib $(CACHELIB_VERSION) shared tests ($$store)"; \
-	  (cd $(CACHELIB_TESTS) && ADAPTER_STORE=$$store $(PY) -m pytest -q -p no:cacheprovider test_cachelib_suite.py) || exit 1; \
-	  echo "== Flask-Caching $(FLASK_CACHING_VERSION) backend tests ($$store)"; \
-	  (cd $(FLASK_CACHING_TESTS) && ADAPTER_STORE=$$store $(PY) -m pytest -q -p no:cacheprovider test_flask_caching_suite.py) || exit 1; \
-	  echo "== Django $(DJANGO_VERSION) BaseCacheTests ($$store)"; \
-	  $(PY) $(ADAPTERS_PY_TESTS)/django_suite.py $(DJANGO_TESTS) $$store || exit 1; \
-	done
+	$(MAKE) --no-print-directory adapters-python-suites ADAPTER_STORE=memory
+	$(MAKE) --no-print-directory adapters-python-suites ADAPTER_STORE=sqlite
+	python3 $(ROOT)/tests/stores/redis_server.py -- \
+	  $(MAKE) --no-print-directory adapters-python-suites ADAPTER_STORE=redis
 
-# Keyv's own suite (@keyv/test-suite 2.1.2 on keyv 5.6.0) and keyv 6 / cache-manager 7
-# checks, with vitest, in tests/adapters/node (`flightcache` there is bindings-node).
+# The three Python suites with one store (ADAPTER_STORE: memory, sqlite, redis); used by
+# adapters-python-test, which builds and installs what they need first.
+.PHONY: adapters-python-suites
+adapters-python-suites:
+	@echo "== cachelib $(CACHELIB_VERSION) shared tests ($(ADAPTER_STORE))"
+	cd $(CACHELIB_TESTS) && ADAPTER_STORE=$(ADAPTER_STORE) $(PY) -m pytest -q -p no:cacheprovider test_cachelib_suite.py
+	@echo "== Flask-Caching $(FLASK_CACHING_VERSION) backend tests ($(ADAPTER_STORE))"
+	cd $(FLASK_CACHING_TESTS) && ADAPTER_STORE=$(ADAPTER_STORE) $(PY) -m pytest -q -p no:cacheprovider test_flask_caching_suite.py
+	@echo "== Django $(DJANGO_VERSION) BaseCacheTests ($(ADAPTER_STORE))"
+	ADAPTER_STORE=$(ADAPTER_STORE) $(PY) $(ADAPTERS_PY_TESTS)/django_suite.py $(DJANGO_TESTS) $(ADAPTER_STORE)
+
+# Keyv's own suites (@keyv/test-suite 2.1.2 on keyv 5.6.0; keyv's keyv 6 suite, vendored),
+# cache-manager 7.2.9's own test files (vendored) and our keyv 6 / cache-manager checks, with
+# vitest, in tests/adapters/node (`flightcache` there is bindings-node): in memory, with a
+# SQLite store, and with a Redis store on a loopback redis-server that
+# tests/stores/redis_server.py starts for the run and stops by its pid.
 # --ignore-scripts: @keyv/test-suite depends on sqlite3, which it never loads; its build
 # would need a download.
-adapters-node-test: node-build
+adapters-node-test: node-build redis-server-installed
 	cd $(ADAPTERS_NODE_TESTS) && npm install --no-audit --no-fund --loglevel=error --ignore-scripts
 	@ln -sfn ../../../../bindings-node $(ADAPTERS_NODE_TESTS)/node_modules/flightcache
-	cd $(ADAPTERS_NODE_TESTS) && node run.mjs memory && node run.mjs sqlite
+	cd $(ADAPTERS_NODE_TESTS) && node run.mjs memory && node run.mjs sqlite && \
+	  python3 $(ROOT)/tests/stores/redis_server.py -- node run.mjs redis

@@ -29,14 +29,6 @@ unsafe fn handle<'a>(env: napi_env, v: napi_value) -> JsResult<&'a Handle> {
     raw::handle::<Handle>(env, v, Kind::Cache)
 }
 
-#[inline(always)]
-unsafe fn value_or_undefined(env: napi_env, v: Option<Val>) -> JsResult<napi_value> {
-    match v {
-        Some(v) => to_js(env, &v),
-        None => Ok(raw::undefined(env)),
-    }
-}
-
 unsafe fn opt_string(env: napi_env, v: napi_value, what: &str) -> JsResult<Option<String>> {
     match raw::type_of(env, v) {
         ValueType::napi_undefined | ValueType::napi_null => Ok(None),
@@ -48,6 +40,39 @@ unsafe fn opt_string(env: napi_env, v: napi_value, what: &str) -> JsResult<Optio
                 raw::type_name(env, v)
             ),
         )),
+    }
+}
+
+unsafe fn opt_bool(env: napi_env, v: napi_value, what: &str) -> JsResult<bool> {
+    match raw::type_of(env, v) {
+        ValueType::napi_undefined | ValueType::napi_null => Ok(false),
+        ValueType::napi_boolean => {
+            let mut b = false;
+            check(env, sys::napi_get_value_bool(env, v, &mut b))?;
+            Ok(b)
+        }
+        _ => Err(errors::throw_type(
+            env,
+            &format!("{what} must be a boolean, got {}", raw::type_name(env, v)),
+        )),
+    }
+}
+
+/// A hit's value as JS: with the `copy` option a copy of the caller's own (the core's rule,
+/// `hand_out`), else the value itself.
+#[inline(always)]
+unsafe fn hit_to_js(env: napi_env, cache: &Cache<Val>, v: Val) -> JsResult<napi_value> {
+    if !cache.copies() {
+        return to_js(env, &v);
+    }
+    let mut host = NodeHost {
+        env,
+        size_of: None,
+        ttl_of: None,
+    };
+    match cache.hand_out(v, &mut host) {
+        Ok(v) => to_js(env, &v),
+        Err(e) => Err(errors::throw(env, &e)),
     }
 }
 
@@ -113,6 +138,7 @@ create, 4, |a| {
         policy: policy_options(env, o)?,
         // One JS thread calls: one part makes the bounds exact at no cost.
         shards: Some(1),
+        copy: opt_bool(env, field(env, o, "copy")?, "copy")?,
     };
     crate::stores::register();
     let size_of = opt_fn(env, a.argv[2])?.map(Rc::new);
@@ -146,7 +172,10 @@ bound_get_sync, 1, |a| {
     let c = raw::data_ref::<Cache<Val>, 1>(&a)?;
     let mut buf = StrBuf::new();
     let key = raw::read_str(a.env, a.argv[0], &mut buf, "key")?;
-    value_or_undefined(a.env, c.get(key))
+    match c.get(key) {
+        Some(v) => hit_to_js(a.env, c, v),
+        None => Ok(raw::undefined(a.env)),
+    }
 });
 
 js_fn!(
@@ -180,7 +209,7 @@ lookup, 4, |a| {
     let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
     let max_age = raw::opt_ms(env, a.argv[2], "maxAge")?;
     match h.cache.lookup(key, max_age) {
-        Ok(Lookup::Hit(v)) => to_js(env, &v),
+        Ok(Lookup::Hit(v)) => hit_to_js(env, &h.cache, v),
         Ok(Lookup::Absent) => Ok(raw::undefined(env)),
         Ok(Lookup::Pending(op)) => pending_load(env, h.wake, op, h.size_of.clone(), None, false, a.argv[3]),
         Err(e) => Err(errors::throw(env, &e)),
@@ -237,7 +266,7 @@ load, 8, |a| {
         };
     }
     match h.cache.load(key, &opts) {
-        Ok(Lookup::Hit(v)) => to_js(env, &v),
+        Ok(Lookup::Hit(v)) => hit_to_js(env, &h.cache, v),
         Ok(Lookup::Absent) => Ok(raw::undefined(env)),
         Ok(Lookup::Pending(op)) => {
             pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, false, a.argv[5])

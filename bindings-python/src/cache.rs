@@ -126,6 +126,20 @@ impl Cache {
         PyHost::new(py, self.shared.size_of.as_ref().map(|f| f.bind(py)))
     }
 
+    /// A hit's value for its caller: a copy of its own with the `copy` option (the core's
+    /// rule, `hand_out`), else the very object.
+    #[inline]
+    fn hit(&self, py: Python<'_>, v: PyVal) -> PyResult<Py<PyAny>> {
+        if !self.inner.copies() {
+            return Ok(v.into_py());
+        }
+        let mut host = self.host(py);
+        self.inner
+            .hand_out(v, &mut host)
+            .map(PyVal::into_py)
+            .py_err(py)
+    }
+
     /// Runs an operation that needs no loader to its answer, on this thread.
     fn run(&self, py: Python<'_>, op: Op<PyVal>) -> PyResult<Py<PyAny>> {
         let mut host = self.host(py);
@@ -228,7 +242,7 @@ impl Cache {
                 self.lookup(py, k, ttl, max_age)?
             };
             return match found {
-                Lookup::Hit(v) => Ok(v.into_py()),
+                Lookup::Hit(v) => self.hit(py, v),
                 Lookup::Absent => Ok(default()),
                 Lookup::Pending(op) => {
                     let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
@@ -251,7 +265,7 @@ impl Cache {
             return Ok(Py::new(py, CacheEntry::new(v, info))?.into_any());
         }
         match self.inner.load(k, &opts).py_err(py)? {
-            Lookup::Hit(v) => Ok(v.into_py()),
+            Lookup::Hit(v) => self.hit(py, v),
             Lookup::Absent => Ok(default()),
             Lookup::Pending(mut op) => {
                 op.set_within(&within(py)?);
@@ -291,7 +305,7 @@ impl Cache {
         let loader = || gv.map_or_else(|| py.None(), |f| f.clone().unbind());
         if !entry && gv.is_none() {
             return match self.lookup(py, k, ttl, max_age)? {
-                Lookup::Hit(v) => ready(py, v.into_py()),
+                Lookup::Hit(v) => ready(py, self.hit(py, v)?),
                 Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
                 Lookup::Pending(op) => {
                     let op = Py::new(py, PyOp::new(op, size_of(), None, default_obj))?;
@@ -314,7 +328,7 @@ impl Cache {
                 if let Some(gv) = gv {
                     close_unused(gv);
                 }
-                ready(py, v.into_py())
+                ready(py, self.hit(py, v)?)
             }
             Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
             Lookup::Pending(mut op) => {
@@ -333,7 +347,7 @@ impl Cache {
         max_entries=None, *, max_bytes=None, max_key_bytes=None, max_value_bytes=None,
         ttl=None, max_ttl=None, load_timeout=None, clock=None, size_of=None, store=None,
         store_timeout=None, lease=None, l1_staleness=None, store_max_entries=None,
-        store_max_bytes=None, **policy
+        store_max_bytes=None, copy=None, **policy
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -353,9 +367,22 @@ impl Cache {
         l1_staleness: Option<&Bound<'_, PyAny>>,
         store_max_entries: Option<&Bound<'_, PyAny>>,
         store_max_bytes: Option<&Bound<'_, PyAny>>,
+        copy: Option<&Bound<'_, PyAny>>,
         policy: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let defaults = Config::default();
+        let copy = match copy.filter(|c| !c.is_none()) {
+            None => false,
+            Some(c) => match c.cast::<PyBool>() {
+                Ok(b) => b.is_true(),
+                Err(_) => {
+                    return Err(wrong_type(
+                        py,
+                        format!("copy must be a bool, not {}", type_name(c)),
+                    ))
+                }
+            },
+        };
         let clock = match clock.filter(|c| !c.is_none()) {
             None => Clock::default(),
             Some(c) => match c.cast::<ManualClock>() {
@@ -410,6 +437,7 @@ impl Cache {
             policy: convert::policy_options("Cache()", policy)?,
             // Callers hold the interpreter: one part makes the bounds exact at no cost.
             shards: Some(1),
+            copy,
         };
         crate::stores::register();
         // Opening a store may do I/O (a file, a connection): not with the interpreter held.
@@ -455,7 +483,7 @@ impl Cache {
         if get_value.is_none() && ttl.is_none() && max_age.is_none() {
             // The hit path: no loader, so no policy to convert (they matter only to loads).
             return match self.inner.read(convert::key(key)?) {
-                Lookup::Hit(v) => Ok(v.into_py()),
+                Lookup::Hit(v) => self.hit(py, v),
                 Lookup::Absent => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
                 Lookup::Pending(op) => {
                     let d = default.map_or_else(|| py.None(), |d| d.clone().unbind());
@@ -649,7 +677,7 @@ impl Cache {
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
         let found = match self.inner.read(k) {
-            Lookup::Hit(v) => Some(v.into_py()),
+            Lookup::Hit(v) => Some(self.hit(py, v)?),
             Lookup::Absent => None,
             Lookup::Pending(op) => drive_blocking(py, op, &mut self.host(py), None, None)?
                 .into_option()

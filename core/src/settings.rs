@@ -47,6 +47,12 @@ pub struct Config {
     pub shards: Option<usize>,
     /// The resilience policies every load of this cache follows (each call may override).
     pub policy: PolicyOptions,
+    /// Copy semantics: the in-process tier keeps its own copy of every value, made through
+    /// the wire format a store uses, and each read hands out a new copy, so that changing
+    /// a value after `set`, or one a `get` returned, never changes the cache. A value the
+    /// format cannot hold is refused by `set` (and a loaded one is returned, not kept).
+    /// Default false: values are kept by reference (a hit returns the very object).
+    pub copy: bool,
 }
 
 impl Default for Config {
@@ -68,6 +74,7 @@ impl Default for Config {
             store_max_bytes: None,
             shards: None,
             policy: PolicyOptions::default(),
+            copy: false,
         }
     }
 }
@@ -104,6 +111,7 @@ pub(crate) struct Settings {
     pub store: Option<StoreSettings>,
     pub shards: Option<usize>,
     pub policy: Policy,
+    pub copy: bool,
 }
 
 fn ms(name: &str, v: Option<f64>, default: u64) -> Result<u64> {
@@ -157,6 +165,7 @@ impl Settings {
             store,
             shards: c.shards,
             policy: Policy::default().with(&c.policy)?,
+            copy: c.copy,
         })
     }
 }

@@ -369,7 +369,8 @@ fn run_sync_loader(cache: &C, key: &str, loader: &Loader) -> Result<Val, LoaderE
 /// told.
 fn load_blocking(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outcome {
     let op = match cache.load(key, &spec.options(&[]))? {
-        Lookup::Hit(v) => return Ok(v),
+        // As a binding does: a hit is handed out by the core's rule (a copy with `copy`).
+        Lookup::Hit(v) => return cache.hand_out(v, &mut spec.host.clone()),
         Lookup::Absent => unreachable!("a load always answers"),
         Lookup::Pending(op) => op,
     };
@@ -498,7 +499,7 @@ impl std::future::Future for YieldOnce {
 async fn load_async(cache: &C, key: &str, spec: &LoadSpec, loader: &Loader) -> Outcome {
     let mut host = spec.host.clone();
     let mut op: Op<Val> = match cache.load(key, &spec.options(&[]))? {
-        Lookup::Hit(v) => return Ok(v),
+        Lookup::Hit(v) => return cache.hand_out(v, &mut host),
         Lookup::Absent => unreachable!("a load always answers"),
         Lookup::Pending(op) => op,
     };
@@ -631,6 +632,7 @@ fn config(options: &Value, clock: &ManualClock) -> Result<Config, String> {
         "ttl",
         "max_ttl",
         "load_timeout",
+        "copy",
     ];
     if let Some(k) = o
         .keys()
@@ -656,6 +658,9 @@ fn config(options: &Value, clock: &ManualClock) -> Result<Config, String> {
     }
     c.max_ttl = o.get("max_ttl").map(number_arg).transpose()?;
     c.load_timeout = o.get("load_timeout").map(number_arg).transpose()?;
+    if let Some(v) = o.get("copy") {
+        c.copy = v.as_bool().ok_or("copy must be a boolean")?;
+    }
     c.policy = policy_of(options)?;
     Ok(c)
 }
@@ -861,7 +866,7 @@ impl Runner {
                         let max_age = step.get("max_age").map(number_arg).transpose()?;
                         let mut host = self.host();
                         out(c.lookup(&key, max_age).and_then(|l| match l {
-                            Lookup::Hit(v) => Ok(opt_val(Some(v))),
+                            Lookup::Hit(v) => Ok(opt_val(Some(c.hand_out(v, &mut host)?))),
                             Lookup::Absent => Ok(opt_val(None)),
                             Lookup::Pending(op) => op.wait(&mut host)?.into_option().map(opt_val),
                         }))
@@ -1164,6 +1169,18 @@ impl Runner {
         for (i, r) in results.iter().enumerate() {
             let got = r.as_ref().map(|v| (*v.0).clone()).map_err(kind_of);
             check(step, &got).map_err(|e| format!("caller {i}: {e}"))?;
+        }
+        if step.get("identical").and_then(Value::as_bool) == Some(false) {
+            // Every caller received an object of its own (the `copy` option).
+            for (i, a) in results.iter().enumerate() {
+                for b in &results[i + 1..] {
+                    if let (Ok(a), Ok(b)) = (a, b) {
+                        if Arc::ptr_eq(&a.0, &b.0) {
+                            return Err("two callers received the very same object".into());
+                        }
+                    }
+                }
+            }
         }
         if step.get("identical").and_then(Value::as_bool) == Some(true) {
             let first = &results[0];

@@ -361,6 +361,16 @@ class Runner {
       const err = check(step, r) || this.checkLoaderError(r)
       if (err) throw new assert.AssertionError({ message: `caller ${i}: ${err}` })
     })
+    if (step.identical === false) {
+      // Every caller received an object of its own (the copy option).
+      results.forEach((a, i) => {
+        for (const b of results.slice(i + 1)) {
+          if (!(a instanceof Failed) && !(b instanceof Failed) && a === b) {
+            throw new assert.AssertionError({ message: 'two callers received the very same object' })
+          }
+        }
+      })
+    }
     if (step.identical) {
       const unwrap = (r) => (r instanceof Failed ? r.error : r)
       for (const r of results.slice(1)) {

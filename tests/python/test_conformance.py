@@ -538,6 +538,12 @@ class Runner:
             err = check(step, r) or self.check_loader_error(r)
             if err:
                 raise AssertionError(f"caller {i}: {err}")
+        if step.get("identical") is False:
+            # Every caller received an object of its own (the copy option).
+            for i, a in enumerate(results):
+                for b in results[i + 1 :]:
+                    if not isinstance(a, Failed) and not isinstance(b, Failed):
+                        assert a is not b, "two callers received the very same object"
         if step.get("identical"):
             first = results[0]
             for r in results[1:]:

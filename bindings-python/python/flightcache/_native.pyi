@@ -133,6 +133,7 @@ class Cache:
         l1_staleness: _Ms | None = None,
         store_max_entries: int | None = None,
         store_max_bytes: int | None = None,
+        copy: bool | None = None,
         **policy: Unpack[_Policy],
     ) -> Cache: ...
     @overload

@@ -26,6 +26,8 @@ use crate::store::tier::Tier;
 use crate::value::envelope::{Body, Envelope};
 use crate::value::{codec, Value};
 
+mod copy;
+
 pub(crate) struct Inner<V> {
     pub memory: Memory<V>,
     pub flights: Flights<V>,
@@ -433,6 +435,10 @@ impl<V: Clone + 'static> Cache<V> {
             Some(_) => Some(codec::encode(&host.export(&value)?)),
             None => None,
         };
+        let value = match self.own_copy(&value, encoded.as_deref(), host)? {
+            Some(copy) => copy,
+            None => value,
+        };
         let full = self.full_key(key);
         let now = self.now();
         let deadline = Expiry::deadline(now, ttl);
@@ -506,6 +512,10 @@ impl<V: Clone + 'static> Cache<V> {
         let encoded = match &self.inner.tier {
             Some(_) => Some(codec::encode(&host.export(&value)?)),
             None => None,
+        };
+        let value = match self.own_copy(&value, encoded.as_deref(), host)? {
+            Some(copy) => copy,
+            None => value,
         };
         let full = self.full_key(key);
         if ttl == 0 {

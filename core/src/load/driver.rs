@@ -1053,13 +1053,24 @@ impl<V: Clone + 'static> Op<V> {
                 Ok(_) => {}
             }
         }
-        step
+        match step {
+            // Copy semantics: the caller gets a copy of its own (see `Cache::hand_out`).
+            Step::Done(Ok(Answer::Value(v))) if self.cache.copies() => {
+                Step::Done(self.cache.hand_out(v, host).map(Answer::Value))
+            }
+            step => step,
+        }
     }
 
     /// The answer, when the operation has one already and nothing else to do (no
     /// background work to hand over): what [`Op::step`] would return, without a waker.
     pub fn answered_now(&mut self) -> Option<Result<Answer<V>>> {
         if self.spawn.is_some() || self.background.is_some() {
+            return None;
+        }
+        if self.cache.copies() && matches!(self.state, State::Answered(Some(Ok(Answer::Value(_)))))
+        {
+            // A value is handed out as a copy, which takes the host: `step` does it.
             return None;
         }
         match &mut self.state {
@@ -2100,6 +2111,23 @@ impl<V: Clone + 'static> Op<V> {
             self.state = State::Answered(None);
             return Some(Step::Done(Ok(Answer::Value(v))));
         }
+        // Copy semantics: the tiers keep the cache's own copy, and the callers get that (each
+        // is handed a copy of it); a value the wire format cannot hold is returned to the
+        // callers, not kept, and counted (as with a store).
+        let v = match self.cache.own_copy(&v, None, host) {
+            Ok(Some(copy)) => copy,
+            Ok(None) => v,
+            Err(_) => {
+                self.cache.inner.memory.counters.rejected();
+                if let Some(hold) = lease {
+                    self.release_lease(hold, None);
+                }
+                self.cache.end_flight(&self.full, flight);
+                flight.publish(Outcome::Value(v.clone()));
+                self.state = State::Answered(None);
+                return Some(Step::Done(Ok(Answer::Value(v))));
+            }
+        };
         // Measuring, the TTL function and conversion are the host's code: an error there
         // fails the load for every caller, as a loader error would.
         let ttl = match self.load_ttl(&v, host) {

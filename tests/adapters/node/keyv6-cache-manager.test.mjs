@@ -1,18 +1,12 @@
 // flightcache/keyv behind keyv 6 (absolute expiries, bare keys, namespaces with ':') and
-// behind cache-manager 7 (keyv 5 underneath), in memory or (ADAPTER_STORE=sqlite) with a
-// SQLite store. Run by mk/adapters.mk next to Keyv's own suite.
+// behind cache-manager 7 (keyv 5 underneath), in memory or with the store ADAPTER_STORE
+// names (sqlite, redis). Run by mk/adapters.mk next to Keyv's own suite.
 import { describe, expect, test } from 'vitest'
 import Keyv5 from 'keyv'
 import { Keyv as Keyv6 } from 'keyv6'
 import { createCache } from 'cache-manager'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { KeyvFlightcache } from 'flightcache/keyv'
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flightcache-keyv6-'))
-let files = 0
-const options = () => process.env.ADAPTER_STORE === 'sqlite' ? { store: `sqlite://${dir}/k${files++}.db` } : {}
+import { ownOptions as options } from './stores.mjs'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('keyv 6', () => {

@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['*.test.mjs'],
+    // Our suites, and cache-manager's own test files (vendored, see vendor/README.md).
+    include: ['*.test.mjs', 'vendor/cache-manager/test/*.test.ts'],
     // flightcache is a native module: one process, no worker threads.
     pool: 'forks',
     fileParallelism: false,

@@ -2,12 +2,14 @@
 source distribution, the tests its Redis backend runs) against
 flightcache.contrib.django.FlightcacheCache.
 
-    python django_suite.py DJANGO_TESTS_DIR [memory|sqlite]
+    python django_suite.py DJANGO_TESTS_DIR [memory|sqlite|redis]
 
 DJANGO_TESTS_DIR is the sdist's tests/ folder (mk/adapters.mk extracts it). Like the Redis
 backend's tests, the culling caches ("cull", "zero_cull") are left out: flightcache bounds
 entries by eviction, not by Django's culling. Prints "django (STORE): N passed, N failed,
 N skipped" and exits non-zero when a test fails that tests/adapters/README.md does not list.
+With redis, ADAPTER_REDIS_URL (else CONFORMANCE_STORE: tests/stores/redis_server.py starts a
+server for the run) names the server.
 """
 
 from __future__ import annotations
@@ -44,8 +46,12 @@ from flightcache.exceptions import WrongTypeError  # noqa: E402
 
 if store == "sqlite":
     location = "sqlite://" + os.path.join(tempfile.mkdtemp(prefix="flightcache-django-"), "c.db")
-else:
+elif store == "redis":
+    location = os.environ.get("ADAPTER_REDIS_URL") or os.environ["CONFORMANCE_STORE"]
+elif store == "memory":
     location = "flightcache-django-tests"
+else:
+    sys.exit(f"django_suite.py: unknown store {store!r} (memory, sqlite or redis)")
 
 
 @override_settings(
@@ -68,6 +74,7 @@ KNOWN = {
         "test_set_fail_on_pickleerror": _NOT_PICKLED,
     },
     "sqlite": {},
+    "redis": {},
 }
 
 

@@ -3,7 +3,8 @@ tests/test_backend_cache.py) against the flightcache backend, made the way Flask
 makes it: through CACHE_TYPE = "flightcache.contrib.cachelib.factory".
 
 Run by mk/adapters.mk from the extracted sdist's tests folder. ADAPTER_STORE=sqlite puts a
-SQLite store behind the cache.
+SQLite store behind the cache, ADAPTER_STORE=redis a Redis store (ADAPTER_REDIS_URL, else
+CONFORMANCE_STORE: tests/stores/redis_server.py starts one for the run).
 """
 
 import os
@@ -28,13 +29,19 @@ class TestFlightcacheBackend(GenericCacheTests):
     def make_cache(self):
         def make():
             app = flask.Flask(__name__)
-            if os.environ.get("ADAPTER_STORE") == "sqlite":
-                location = f"sqlite://{_DIR}/{uuid.uuid4().hex}.db"
+            store = os.environ.get("ADAPTER_STORE")
+            options = {}
+            if store == "sqlite":
+                options["location"] = f"sqlite://{_DIR}/{uuid.uuid4().hex}.db"
+            elif store == "redis":
+                # One server: a namespace of its own per cache.
+                url = os.environ.get("ADAPTER_REDIS_URL") or os.environ["CONFORMANCE_STORE"]
+                options.update(location=url, namespace=f"flask-{uuid.uuid4().hex}")
             else:
-                location = f"flask-test-{uuid.uuid4().hex}"
+                options["location"] = f"flask-test-{uuid.uuid4().hex}"
             app.config.update(
                 CACHE_TYPE="flightcache.contrib.cachelib.factory",
-                CACHE_OPTIONS={"location": location},
+                CACHE_OPTIONS=options,
             )
             cache = flask_caching.Cache(app)
             with app.app_context():

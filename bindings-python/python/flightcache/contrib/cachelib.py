@@ -17,7 +17,10 @@ Timeouts are in seconds, as in cachelib: ``None`` is the default timeout, ``0`` 
 expires, a negative timeout removes the key. With a store URL, values are pickled (as
 cachelib's Redis backend does; integers stay integers so that ``inc`` is atomic); without
 one they are kept by reference (``get`` returns the very object ``set`` was given), unless
-``pickle=True``.
+``pickle=True``. ``copy=True`` (a flightcache ``Cache`` option) keeps copies instead,
+without pickle: only values of flightcache's wire format (str, bytes, int, float, bool,
+None, lists, and dicts with str keys) can then be set, which is why pickling stays the
+default with a store (cachelib's own tests store tuples and dicts with int keys).
 """
 
 from __future__ import annotations

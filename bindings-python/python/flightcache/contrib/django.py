@@ -19,6 +19,10 @@ namespace ``django`` (``OPTIONS["NAMESPACE"]`` to change it), and ``clear()`` re
 those. With a store URL, values are pickled, as Django's Redis backend does (integers stay
 integers, so ``incr`` is atomic in the store); without one they are kept by reference
 (``get`` returns the very object ``set`` was given), unless ``OPTIONS["PICKLE"]`` is true.
+``OPTIONS["copy"] = True`` (flightcache's copy semantics) keeps copies without pickle, for
+apps that cache only plain data (str, bytes, int, float, bool, None, lists, dicts with str
+keys): anything else is then a ``TypeError``. Django's contract is any picklable object,
+which is why pickling stays the default with a store.
 """
 
 from __future__ import annotations

@@ -1,0 +1,2 @@
+export const sleep = async (ms: number) =>
+	new Promise((r) => setTimeout(r, ms));

@@ -37,19 +37,18 @@ impl<V: Clone + 'static> Cache<V> {
         }
     }
 
-    /// With copy semantics, the cache's own copy of a value about to be written (`None`
-    /// without): decoded from `encoded` (the bytes already made for the store) or from a
-    /// new encoding. A value the wire format cannot hold is a `wrong_type` error naming
-    /// what was wrong; the caller has changed nothing yet.
+    /// With copy semantics (the caller checks [`Cache::copies`] first, keeping this off the
+    /// write path of a cache without them), the cache's own copy of a value about to be
+    /// written: decoded from `encoded` (the bytes already made for the store) or from a new
+    /// encoding. A value the wire format cannot hold is a `wrong_type` error naming what
+    /// was wrong; the caller has changed nothing yet.
+    #[cold]
     pub(crate) fn own_copy(
         &self,
         value: &V,
         encoded: Option<&[u8]>,
         host: &mut dyn Host<V>,
-    ) -> Result<Option<V>> {
-        if !self.inner.settings.copy {
-            return Ok(None);
-        }
+    ) -> Result<V> {
         let fresh;
         let bytes = match encoded {
             Some(b) => b,
@@ -58,7 +57,7 @@ impl<V: Clone + 'static> Cache<V> {
                 &fresh
             }
         };
-        decoded(bytes, host).map(Some)
+        decoded(bytes, host)
     }
 }
 

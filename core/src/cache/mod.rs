@@ -435,9 +435,9 @@ impl<V: Clone + 'static> Cache<V> {
             Some(_) => Some(codec::encode(&host.export(&value)?)),
             None => None,
         };
-        let value = match self.own_copy(&value, encoded.as_deref(), host)? {
-            Some(copy) => copy,
-            None => value,
+        let value = match self.copies() {
+            true => self.own_copy(&value, encoded.as_deref(), host)?,
+            false => value,
         };
         let full = self.full_key(key);
         let now = self.now();
@@ -513,9 +513,9 @@ impl<V: Clone + 'static> Cache<V> {
             Some(_) => Some(codec::encode(&host.export(&value)?)),
             None => None,
         };
-        let value = match self.own_copy(&value, encoded.as_deref(), host)? {
-            Some(copy) => copy,
-            None => value,
+        let value = match self.copies() {
+            true => self.own_copy(&value, encoded.as_deref(), host)?,
+            false => value,
         };
         let full = self.full_key(key);
         if ttl == 0 {

@@ -2114,10 +2114,14 @@ impl<V: Clone + 'static> Op<V> {
         // Copy semantics: the tiers keep the cache's own copy, and the callers get that (each
         // is handed a copy of it); a value the wire format cannot hold is returned to the
         // callers, not kept, and counted (as with a store).
-        let v = match self.cache.own_copy(&v, None, host) {
-            Ok(Some(copy)) => copy,
-            Ok(None) => v,
-            Err(_) => {
+        let v = match self
+            .cache
+            .copies()
+            .then(|| self.cache.own_copy(&v, None, host))
+        {
+            None => v,
+            Some(Ok(copy)) => copy,
+            Some(Err(_)) => {
                 self.cache.inner.memory.counters.rejected();
                 if let Some(hold) = lease {
                     self.release_lease(hold, None);

@@ -760,7 +760,21 @@ impl<V: Clone + 'static> Cache<V> {
         size: u64,
         times: Times,
     ) {
-        let now = self.now();
+        self.fill_at(self.now(), full, flight, seen, value, size, times)
+    }
+
+    /// [`Cache::fill`] at `now`, read by the caller a moment before.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill_at(
+        &self,
+        now: u64,
+        full: &str,
+        flight: Option<&Arc<Flight<V>>>,
+        seen: Option<Seen>,
+        value: V,
+        size: u64,
+        times: Times,
+    ) {
         let mut map = self.inner.flights.lock(full);
         let current = match flight {
             Some(f) => {

@@ -364,6 +364,10 @@ struct Load<V> {
     timeout: Option<Duration>,
     within: Vec<FlightId>,
     has_loader: bool,
+    /// When the lookup that made this load read the clock (ms, the cache's clock): the
+    /// first join-or-lead decision uses it instead of reading the clock again a moment
+    /// later; `None` after that.
+    looked_at: Option<u64>,
     /// When this caller started waiting, for its timeouts (`None`: no timeout applies, and
     /// the clock is not read).
     started: Option<Instant>,
@@ -848,6 +852,7 @@ impl<V: Clone + 'static> Op<V> {
                 timeout,
                 within: opts.within.to_vec(),
                 has_loader,
+                looked_at: Some(now),
                 started: timer_start(timeout, &policy),
                 fallback,
                 policy,
@@ -907,6 +912,7 @@ impl<V: Clone + 'static> Op<V> {
                 timeout: None,
                 within: within.to_vec(),
                 has_loader: true,
+                looked_at: None,
                 started: timer_start(None, &policy),
                 fallback: None,
                 policy,
@@ -1217,7 +1223,7 @@ impl<V: Clone + 'static> Op<V> {
                         };
                         let times = self.cache.times(now, deadline, 0);
                         self.cache
-                            .fill(&self.full, None, Some(seen), v, size, times);
+                            .fill_at(now, &self.full, None, Some(seen), v, size, times);
                     }
                 }
                 Ok(Answer::Int(n))
@@ -1233,7 +1239,7 @@ impl<V: Clone + 'static> Op<V> {
                     };
                     let times = self.cache.times(now, deadline, 0);
                     self.cache
-                        .fill(&self.full, None, Some(seen), value, size, times);
+                        .fill_at(now, &self.full, None, Some(seen), value, size, times);
                 }
                 Ok(Answer::Bool(true))
             }
@@ -1499,12 +1505,12 @@ impl<V: Clone + 'static> Op<V> {
     /// Joins or leads this process's flight for the key.
     fn begin(&mut self, host: &mut dyn Host<V>) -> Option<Answer<V>> {
         let _ = host;
-        let cache = self.cache.clone();
+        let cache = &self.cache;
         let background = self.background;
         let State::Load(load) = &mut self.state else {
             unreachable!()
         };
-        let now = cache.now();
+        let now = load.looked_at.take().unwrap_or_else(|| cache.now());
         let mut map = cache.inner.flights.lock(&self.full);
         // A load may have finished since the lookup (a refresh looks for a newer value).
         if let Some(e) = cache.inner.memory.peek_fresh(&self.full, now, load.max_age) {
@@ -1596,6 +1602,7 @@ impl<V: Clone + 'static> Op<V> {
             timeout: None,
             within: load.within.clone(),
             has_loader: true,
+            looked_at: None,
             started: load.started,
             fallback: None,
             policy: load.policy,
@@ -2162,8 +2169,8 @@ impl<V: Clone + 'static> Op<V> {
             // No store, or it failed: this process keeps the value.
             let _ = write_store;
             let seen = self.seen();
-            self.cache
-                .fill(&self.full, Some(flight), Some(seen), v.clone(), size, times);
+            let full = &self.full;
+            (self.cache).fill_at(now, full, Some(flight), Some(seen), v.clone(), size, times);
             flight.publish(Outcome::Value(v.clone()));
             self.state = State::Answered(None);
             return Some(Step::Done(Ok(Answer::Value(v))));

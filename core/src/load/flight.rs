@@ -141,7 +141,9 @@ impl<V: Clone> Flight<V> {
     }
 }
 
-pub(crate) type FlightMap<V> = HashMap<Arc<str>, Arc<Flight<V>>>;
+/// The flights of one stripe. Hashed with quick_cache's fast hasher, as the map of entries
+/// is: a load miss inserts, looks up and removes its key here.
+pub(crate) type FlightMap<V> = HashMap<Arc<str>, Arc<Flight<V>>, quick_cache::DefaultHashBuilder>;
 
 #[repr(align(128))]
 struct Stripe<V> {
@@ -161,7 +163,7 @@ impl<V: Clone> Flights<V> {
         Flights {
             stripes: (0..STRIPES)
                 .map(|_| Stripe {
-                    map: Mutex::new(HashMap::new()),
+                    map: Mutex::new(HashMap::default()),
                 })
                 .collect(),
             hasher: Default::default(),

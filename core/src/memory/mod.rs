@@ -220,8 +220,14 @@ impl<V: Clone> Memory<V> {
         self.expiry.note(times.keep_until);
         let (mut evicted, mut expired) = (0u64, 0u64);
         let mut own = 0;
+        // What the releases free is added up here and counted once with the new entry (one
+        // atomic add for the bytes and one for the weight per write, not two per release).
+        let mut freed = 0u64;
+        let mut freed_weight = 0u64;
         for (k, e) in released[first..].iter() {
-            self.released(k, e);
+            let bytes = k.len() as u64 + e.size;
+            freed += bytes;
+            freed_weight += self.bounds.weight(bytes);
             if k.as_str() == full {
                 own += 1;
             } else if e.live(now) {
@@ -241,8 +247,13 @@ impl<V: Clone> Memory<V> {
         if !stored {
             evicted += 1;
         }
-        self.counters.add_bytes((key_bytes + size) as i64);
-        self.weight.fetch_add(weight, Relaxed);
+        self.counters
+            .add_bytes((key_bytes + size) as i64 - freed as i64);
+        if weight >= freed_weight {
+            self.weight.fetch_add(weight - freed_weight, Relaxed);
+        } else {
+            self.weight.fetch_sub(freed_weight - weight, Relaxed);
+        }
         self.counters.evicted(evicted);
         self.counters.expired(expired);
         stored

@@ -788,10 +788,11 @@ impl<V: Clone + 'static> Op<V> {
             Some(t) => Some(Duration::from_millis(parse_ttl("timeout", t)?)),
             None => cache.inner.settings.load_timeout,
         };
-        let policy = if opts.policy.is_empty() {
-            cache.inner.settings.policy
+        // The call's policies over the cache's: checked now, copied only past a fresh hit.
+        let call_policy = if opts.policy.is_empty() {
+            None
         } else {
-            cache.inner.settings.policy.with(&opts.policy)?
+            Some(cache.inner.settings.policy.with(&opts.policy)?)
         };
         let full = cache.full_key(key);
         let now = cache.now();
@@ -800,9 +801,16 @@ impl<V: Clone + 'static> Op<V> {
             cache.housekeeping(now);
         }
         let mut stale = None;
-        let fallback = match memory.lookup(&full, now, max_age) {
-            Found::Fresh(v) if !want_entry => return Ok(Lookup::Hit(v)),
-            Found::Fresh(v) => return Ok(Op::hit(cache, &full, v, Status::Hit, None)),
+        let found = memory.lookup(&full, now, max_age);
+        if let Found::Fresh(v) = found {
+            if !want_entry {
+                return Ok(Lookup::Hit(v));
+            }
+            return Ok(Op::hit(cache, &full, v, Status::Hit, None));
+        }
+        let policy = call_policy.unwrap_or(cache.inner.settings.policy);
+        let fallback = match found {
+            Found::Fresh(_) => unreachable!("answered above"),
             Found::Aging(v) => {
                 let created = memory.peek_kept(&full, now).map(|e| {
                     cache

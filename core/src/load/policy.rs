@@ -28,8 +28,14 @@ pub struct PolicyOptions {
 }
 
 impl PolicyOptions {
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        *self == PolicyOptions::default()
+        self.stale_ttl.is_none()
+            && self.stale_if_error.is_none()
+            && self.soft_timeout.is_none()
+            && self.hard_timeout.is_none()
+            && self.refresh_ahead.is_none()
+            && self.fail_safe_backoff.is_none()
     }
 }
 

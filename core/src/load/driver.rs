@@ -27,6 +27,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::cache::{checked_incr, from_store, Cache, Lookup};
+use crate::clock::Now;
 use crate::error::{Error, LoaderError, Result};
 use crate::host::Host;
 use crate::load::flight::{self, Flight, FlightId, Flights, Outcome};
@@ -771,16 +772,17 @@ impl<V: Clone + 'static> Op<V> {
             cache.inner.settings.policy.with(&opts.policy)?
         };
         let full = cache.full_key(key);
-        let now = cache.now();
+        let mut at = Now::new(cache.clock());
         let memory = &cache.inner.memory;
-        if memory.expiry.sweep_due(now) {
-            cache.housekeeping(now);
+        if memory.expiry.sweep_due_at(&mut at) {
+            cache.housekeeping(at.exact());
         }
         let mut stale = None;
-        let fallback = match memory.lookup(&full, now, max_age) {
+        let fallback = match memory.lookup(&full, &mut at, max_age) {
             Found::Fresh(v) if !want_entry => return Ok(Lookup::Hit(v)),
             Found::Fresh(v) => return Ok(Op::hit(cache, &full, v, Status::Hit, None)),
             Found::Aging(v) => {
+                let now = at.exact();
                 let created = memory.peek_kept(&full, now).map(|e| {
                     cache
                         .clock()
@@ -799,7 +801,7 @@ impl<V: Clone + 'static> Op<V> {
                 memory.counters.miss();
                 Some(v)
             }
-            Found::Stale(e) if has_loader && policy.serves_stale(&e, now) => {
+            Found::Stale(e) if has_loader && policy.serves_stale(&e, at.exact()) => {
                 // Stale-while-revalidate: this value now, one refresh in the background.
                 memory.counters.hit();
                 memory.counters.stale_hit();

@@ -273,8 +273,8 @@ mod tsc {
         const UNKNOWN: u8 = 0;
         const USABLE: u8 = 1;
         const UNUSABLE: u8 = 2;
-        /// Whether the counter is the kernel's clock source (then the kernel checked it
-        /// is constant-rate and in step on every CPU).
+        /// Whether the counter may be used (see `counter_is_the_clock`: the kernel then
+        /// checked it is in step on every CPU).
         static SOURCE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
         /// At least the precise monotonic time (ns after [`super::base`]) at any instant
@@ -302,6 +302,18 @@ mod tsc {
             slow()
         }
 
+        /// Whether the counter is the kernel's clock source, and runs at a constant rate
+        /// that does not stop in idle states (so that it cannot stand still while time
+        /// passes).
+        fn counter_is_the_clock() -> bool {
+            let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+            let source = read("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+            let cpu = read("/proc/cpuinfo");
+            let flags = cpu.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+            let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+            source.trim() == "tsc" && has("constant_tsc") && has("nonstop_tsc")
+        }
+
         /// A counter reading and the precise time just after it.
         fn pair(base: Instant) -> (u64, u64) {
             // SAFETY: as in `upper_ns`; the fences keep the reading between the
@@ -323,10 +335,7 @@ mod tsc {
                 USABLE => {}
                 UNUSABLE => return None,
                 _ => {
-                    let tsc = std::fs::read_to_string(
-                        "/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                    )
-                    .is_ok_and(|s| s.trim() == "tsc");
+                    let tsc = counter_is_the_clock();
                     SOURCE.store(if tsc { USABLE } else { UNUSABLE }, Relaxed);
                     if !tsc {
                         return None;

@@ -45,6 +45,11 @@ impl Cache {
 /// `Cache.get` as CPython calls it. A call with the key alone (the hit path) skips the
 /// parsing of `get`'s eleven parameters; any other call goes, with the very same arguments,
 /// to the wrapper pyo3 generated for `get`, so its behaviour and errors are pyo3's.
+///
+/// This leans on two hidden items of pyo3 0.30 (the `__pymethod_get__` wrapper its macro
+/// generates, and `get_trampoline_function!`, which attaches the thread and turns panics
+/// and errors into Python exceptions as for any pyo3 method): a pyo3 upgrade that changes
+/// them fails to compile here rather than misbehaving.
 unsafe fn get_fastcall<'py>(
     py: Python<'py>,
     slf: *mut pyo3::ffi::PyObject,

@@ -21,6 +21,89 @@ use crate::ready::Ready;
 use crate::stats::Stats;
 use crate::value::{type_name, PyVal};
 
+impl Cache {
+    /// A `get` without a loader, `ttl` or `max_age`: the hit path.
+    #[inline]
+    fn read_plain(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        default: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match self.inner.read(convert::key(key)?) {
+            Lookup::Hit(v) => self.hit(py, v),
+            Lookup::Absent => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
+            Lookup::Pending(op) => {
+                let d = default.map_or_else(|| py.None(), |d| d.clone().unbind());
+                let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
+                Ok(answer_to_py(py, a, Some(&d)))
+            }
+        }
+    }
+}
+
+/// `Cache.get` as CPython calls it. A call with the key alone (the hit path) skips the
+/// parsing of `get`'s eleven parameters; any other call goes, with the very same arguments,
+/// to the wrapper pyo3 generated for `get`, so its behaviour and errors are pyo3's.
+///
+/// This leans on two hidden items of pyo3 0.30 (the `__pymethod_get__` wrapper its macro
+/// generates, and `get_trampoline_function!`, which attaches the thread and turns panics
+/// and errors into Python exceptions as for any pyo3 method): a pyo3 upgrade that changes
+/// them fails to compile here rather than misbehaving.
+unsafe fn get_fastcall<'py>(
+    py: Python<'py>,
+    slf: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> PyResult<*mut pyo3::ffi::PyObject> {
+    if nargs == 1 && kwnames.is_null() {
+        // SAFETY: CPython calls a METH_FASTCALL method with a borrowed, non-null `self`
+        // and `nargs` borrowed, non-null arguments at `args`.
+        let (this, key) = unsafe {
+            (
+                Bound::ref_from_ptr(py, &slf),
+                Bound::ref_from_ptr(py, &*args),
+            )
+        };
+        if let Ok(cache) = this.cast::<Cache>() {
+            return cache.get().read_plain(py, key, None).map(Py::into_ptr);
+        }
+    }
+    // SAFETY: the arguments are the ones CPython gave this METH_FASTCALL | METH_KEYWORDS
+    // method, which is what the generated wrapper expects.
+    unsafe { Cache::__pymethod_get__(py, slf, args, nargs, kwnames) }
+}
+
+/// Replaces the `get` pyo3 made on the class by [`get_fastcall`], with the same name,
+/// signature (`__text_signature__`) and documentation.
+pub fn install_fast_get(py: Python<'_>) -> PyResult<()> {
+    let ty = py.get_type::<Cache>();
+    let generated = ty.getattr("get")?;
+    let sig: String = generated.getattr("__text_signature__")?.extract()?;
+    let doc: String = generated.getattr("__doc__")?.extract().unwrap_or_default();
+    let doc = std::ffi::CString::new(format!("get{sig}\n--\n\n{doc}"))
+        .map_err(|e| invalid(py, e.to_string()))?;
+    // The method table entry lives as long as the class: for the life of the process.
+    let def = Box::leak(Box::new(pyo3::ffi::PyMethodDef {
+        ml_name: c"get".as_ptr(),
+        ml_meth: pyo3::ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: pyo3::get_trampoline_function!(
+                fastcall_cfunction_with_keywords,
+                get_fastcall
+            ),
+        },
+        ml_flags: pyo3::ffi::METH_FASTCALL | pyo3::ffi::METH_KEYWORDS,
+        ml_doc: doc.into_raw(),
+    }));
+    // SAFETY: `ty` is a live type object and `def` is a valid method table entry that is
+    // never freed; PyDescr_NewMethod returns a new reference or NULL with an exception set.
+    let descr = unsafe {
+        Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))?
+    };
+    ty.setattr("get", descr)
+}
+
 /// What every namespace view of one cache shares.
 struct Shared {
     size_of: Option<Py<PyAny>>,
@@ -482,15 +565,7 @@ impl Cache {
     ) -> PyResult<Py<PyAny>> {
         if get_value.is_none() && ttl.is_none() && max_age.is_none() {
             // The hit path: no loader, so no policy to convert (they matter only to loads).
-            return match self.inner.read(convert::key(key)?) {
-                Lookup::Hit(v) => self.hit(py, v),
-                Lookup::Absent => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
-                Lookup::Pending(op) => {
-                    let d = default.map_or_else(|| py.None(), |d| d.clone().unbind());
-                    let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
-                    Ok(answer_to_py(py, a, Some(&d)))
-                }
-            };
+            return self.read_plain(py, key, default);
         }
         let policy = convert::policy_args(
             stale_ttl,

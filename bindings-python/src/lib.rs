@@ -28,6 +28,7 @@ mod wake;
 #[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cache::Cache>()?;
+    cache::install_fast_get(m.py())?;
     m.add_class::<clock::ManualClock>()?;
     m.add_class::<stats::Stats>()?;
     m.add_class::<ready::Ready>()?;

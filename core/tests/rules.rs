@@ -780,3 +780,31 @@ fn config_errors_name_the_bad_value() {
     .unwrap();
     assert!(e.to_string().contains("max_bytes"), "{e}");
 }
+
+/// An expired entry is never returned on the system clock either, where a hit proves an
+/// entry live from a cheap bound of the time and reads the precise clock only near its
+/// deadline: whenever the time read before a `get` is past the latest the deadline can be,
+/// the `get` answers nothing.
+#[test]
+fn on_the_system_clock_an_entry_is_gone_at_its_deadline() {
+    let c: Cache<String> = Cache::new(Config::default()).unwrap();
+    for round in 0..40u32 {
+        let ttl = 2 + (round % 4) as u64;
+        c.set("k", "v".to_string(), Some(ttl as f64)).unwrap();
+        // The deadline is the time read inside `set`, plus the TTL: at most this.
+        let latest_deadline = c.now() + ttl;
+        loop {
+            let before = c.now();
+            let got = c.get("k");
+            if before >= latest_deadline {
+                assert!(
+                    got.is_none(),
+                    "an entry returned at {before} ms, past its deadline"
+                );
+            }
+            if got.is_none() {
+                break;
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Now};
 use crate::error::{Error, Result};
 use crate::host::{Cacheable, Host, Plain};
 use crate::load::driver::{Answer, Op};
@@ -210,11 +210,11 @@ impl<V: Clone + 'static> Cache<V> {
     #[inline]
     pub fn get(&self, key: &str) -> Option<V> {
         let full = self.full_key(key);
-        let now = self.now();
-        if self.inner.memory.expiry.sweep_due(now) {
-            self.housekeeping(now);
+        let mut now = Now::new(self.clock());
+        if self.inner.memory.expiry.sweep_due_at(&mut now) {
+            self.housekeeping(now.exact());
         }
-        self.local(self.inner.memory.lookup(&full, now, None))
+        self.local(self.inner.memory.lookup(&full, &mut now, None))
     }
 
     /// A lookup's answer for the in-process tier alone: an unverified copy is what this
@@ -238,11 +238,11 @@ impl<V: Clone + 'static> Cache<V> {
     pub fn get_fresh(&self, key: &str, max_age: Option<f64>) -> Result<Option<V>> {
         let max_age = max_age.map(|m| parse_ttl("max_age", m)).transpose()?;
         let full = self.full_key(key);
-        let now = self.now();
-        if self.inner.memory.expiry.sweep_due(now) {
-            self.housekeeping(now);
+        let mut now = Now::new(self.clock());
+        if self.inner.memory.expiry.sweep_due_at(&mut now) {
+            self.housekeeping(now.exact());
         }
-        Ok(self.local(self.inner.memory.lookup(&full, now, max_age)))
+        Ok(self.local(self.inner.memory.lookup(&full, &mut now, max_age)))
     }
 
     /// [`Cache::get`], then, on a miss with a store, the store read to drive (the miss is
@@ -250,11 +250,11 @@ impl<V: Clone + 'static> Cache<V> {
     #[inline]
     pub fn read(&self, key: &str) -> Lookup<V> {
         let full = self.full_key(key);
-        let now = self.now();
-        if self.inner.memory.expiry.sweep_due(now) {
-            self.housekeeping(now);
+        let mut now = Now::new(self.clock());
+        if self.inner.memory.expiry.sweep_due_at(&mut now) {
+            self.housekeeping(now.exact());
         }
-        match self.inner.memory.lookup(&full, now, None) {
+        match self.inner.memory.lookup(&full, &mut now, None) {
             Found::Fresh(v) | Found::Aging(v) => Lookup::Hit(v),
             Found::Absent => Op::read_store(self, &full, None, None),
             // Without a loader, an expired value counts as absent.

@@ -27,6 +27,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::cache::{checked_incr, from_store, Cache, Lookup};
+use crate::clock::Now;
 use crate::error::{Error, LoaderError, Result};
 use crate::host::Host;
 use crate::load::flight::{self, Flight, FlightId, Flights, Outcome};
@@ -795,13 +796,13 @@ impl<V: Clone + 'static> Op<V> {
             Some(cache.inner.settings.policy.with(&opts.policy)?)
         };
         let full = cache.full_key(key);
-        let now = cache.now();
+        let mut at = Now::new(cache.clock());
         let memory = &cache.inner.memory;
-        if memory.expiry.sweep_due(now) {
-            cache.housekeeping(now);
+        if memory.expiry.sweep_due_at(&mut at) {
+            cache.housekeeping(at.exact());
         }
         let mut stale = None;
-        let found = memory.lookup(&full, now, max_age);
+        let found = memory.lookup(&full, &mut at, max_age);
         if let Found::Fresh(v) = found {
             if !want_entry {
                 return Ok(Lookup::Hit(v));
@@ -812,6 +813,7 @@ impl<V: Clone + 'static> Op<V> {
         let fallback = match found {
             Found::Fresh(_) => unreachable!("answered above"),
             Found::Aging(v) => {
+                let now = at.exact();
                 let created = memory.peek_kept(&full, now).map(|e| {
                     cache
                         .clock()
@@ -830,7 +832,7 @@ impl<V: Clone + 'static> Op<V> {
                 memory.counters.miss();
                 Some(v)
             }
-            Found::Stale(e) if has_loader && policy.serves_stale(&e, now) => {
+            Found::Stale(e) if has_loader && policy.serves_stale(&e, at.exact()) => {
                 // Stale-while-revalidate: this value now, one refresh in the background.
                 memory.counters.hit();
                 memory.counters.stale_hit();
@@ -860,7 +862,7 @@ impl<V: Clone + 'static> Op<V> {
                 timeout,
                 within: opts.within.to_vec(),
                 has_loader,
-                looked_at: Some(now),
+                looked_at: Some(at.exact()),
                 started: timer_start(timeout, &policy),
                 fallback,
                 policy,

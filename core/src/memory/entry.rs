@@ -3,6 +3,7 @@
 use quick_cache::{Lifecycle, Weighter};
 
 use super::bounds::Bounds;
+use crate::clock::Now;
 
 /// A stored key. Keys up to 24 bytes live inside the entry itself: a lookup then compares
 /// the key without following a pointer to another cache line, and no allocation is made.
@@ -51,6 +52,15 @@ impl<V> Entry<V> {
     #[inline]
     pub fn fresh(&self, now: u64, max_age: Option<u64>) -> bool {
         self.live(now) && max_age.is_none_or(|m| now.saturating_sub(self.times.born) < m)
+    }
+
+    /// [`Entry::fresh`] on a lazily read time: the same answer, from the cheap bound when
+    /// it settles it.
+    #[inline]
+    pub fn fresh_at(&self, now: &mut Now<'_>, max_age: Option<u64>) -> bool {
+        // `now - born < m` is `now < born + m` (and false for m = 0, even before `born`).
+        !now.reached(self.times.deadline)
+            && max_age.is_none_or(|m| m > 0 && !now.reached(self.times.born.saturating_add(m)))
     }
 }
 

@@ -10,6 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::time::Instant;
 
+use crate::clock::Now;
 use crate::error::{Error, Result};
 
 /// Deadline of an entry that never expires.
@@ -91,6 +92,12 @@ impl Expiry {
     #[inline]
     pub fn sweep_due(&self, now: u64) -> bool {
         now >= self.next_sweep.load(Relaxed)
+    }
+
+    /// [`Expiry::sweep_due`] on a lazily read time (the hit path).
+    #[inline]
+    pub fn sweep_due_at(&self, now: &mut Now<'_>) -> bool {
+        now.reached(self.next_sweep.load(Relaxed))
     }
 
     /// Makes the next call do its housekeeping at once (invalidations arrived). Any thread

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use quick_cache::sync::Cache as Map;
 use quick_cache::{DefaultHashBuilder, OptionsBuilder};
 
+use crate::clock::Now;
 use crate::error::{Error, Result};
 use crate::load::flight::FlightMap;
 use crate::stats::Counters;
@@ -82,26 +83,27 @@ impl<V: Clone> Memory<V> {
     }
 
     /// The fresh value of `full`, counting one hit or one miss (an unverified copy counts
-    /// nothing). This is the hit path (the caller checks `expiry.sweep_due` for
-    /// housekeeping).
+    /// nothing). This is the hit path (the caller checks `expiry.sweep_due_at` for
+    /// housekeeping). `now` reads the precise clock only when its cheap bound cannot tell
+    /// whether a time of the entry has been reached.
     #[inline]
-    pub fn lookup(&self, full: &str, now: u64, max_age: Option<u64>) -> Found<V> {
+    pub fn lookup(&self, full: &str, now: &mut Now<'_>, max_age: Option<u64>) -> Found<V> {
         match self.map.get(full) {
-            Some(e) if e.fresh(now, max_age) => {
+            Some(e) if e.fresh_at(now, max_age) => {
                 if !self.invalidations.trusted(e.times.epoch) {
                     return Found::Unverified(e.value);
                 }
                 self.counters.hit();
-                if now >= e.times.refresh_at {
+                if now.reached(e.times.refresh_at) {
                     Found::Aging(e.value)
                 } else {
                     Found::Fresh(e.value)
                 }
             }
-            Some(e) if e.kept(now) => Found::Stale(e),
+            Some(e) if !now.reached(e.times.keep_until) => Found::Stale(e),
             Some(_) => {
                 self.counters.miss();
-                self.remove_expired(full, now);
+                self.remove_expired(full, now.exact());
                 Found::Absent
             }
             None => {

@@ -70,6 +70,37 @@ unsafe fn get_fastcall<'py>(
             return cache.get().read_plain(py, key, None).map(Py::into_ptr);
         }
     }
+    // `get(key, get_value)` or `get(key, get_value=f)`, no other option: the loader's hit
+    // path, without the parsing of the nine other parameters.
+    // SAFETY: a non-null `kwnames` is the borrowed tuple of keyword names CPython passes.
+    let names = (!kwnames.is_null()).then(|| unsafe { Bound::ref_from_ptr(py, &kwnames) });
+    let names = names.and_then(|n| n.cast::<PyTuple>().ok());
+    let named = names.map_or(0, |n| n.len() as pyo3::ffi::Py_ssize_t);
+    if nargs >= 1 && nargs + named == 2 {
+        let loader_arg = names.is_none_or(|n| {
+            n.get_item(0).is_ok_and(|name| {
+                name.is(pyo3::intern!(py, "get_value")) || name.eq("get_value").unwrap_or(false)
+            })
+        });
+        if loader_arg {
+            // SAFETY: CPython passes `nargs` positional then `named` keyword values at `args`:
+            // two borrowed, non-null objects here.
+            let (this, key, get_value) = unsafe {
+                (
+                    Bound::ref_from_ptr(py, &slf),
+                    Bound::ref_from_ptr(py, &*args),
+                    Bound::ref_from_ptr(py, &*args.add(1)),
+                )
+            };
+            if let Ok(cache) = this.cast::<Cache>() {
+                let policy = flightcache::PolicyOptions::default();
+                return cache
+                    .get()
+                    .get_blocking(py, key, Some(get_value), None, None, None, policy, false)
+                    .map(Py::into_ptr);
+            }
+        }
+    }
     // SAFETY: the arguments are the ones CPython gave this METH_FASTCALL | METH_KEYWORDS
     // method, which is what the generated wrapper expects.
     unsafe { Cache::__pymethod_get__(py, slf, args, nargs, kwnames) }

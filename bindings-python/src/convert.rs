@@ -114,14 +114,7 @@ pub fn policy_options(
     let Some(kw) = kwargs else {
         return Ok(PolicyOptions::default());
     };
-    const NAMES: [&str; 6] = [
-        "stale_ttl",
-        "stale_if_error",
-        "soft_timeout",
-        "hard_timeout",
-        "refresh_ahead",
-        "fail_safe_backoff",
-    ];
+    const NAMES: [&str; 6] = PolicyOptions::NAMES;
     for k in kw.keys() {
         let name: String = k.extract()?;
         if !NAMES.contains(&name.as_str()) {

@@ -27,14 +27,7 @@ const SETTLE_DEADLINE: Duration = Duration::from_secs(5);
 /// on its own).
 const EVENTUALLY_DEADLINE: Duration = Duration::from_secs(5);
 /// The resilience options: cache options, and per-call options of get / get_entry / start.
-const POLICY: [&str; 6] = [
-    "stale_ttl",
-    "stale_if_error",
-    "soft_timeout",
-    "hard_timeout",
-    "refresh_ahead",
-    "fail_safe_backoff",
-];
+const POLICY: [&str; 6] = flightcache::PolicyOptions::NAMES;
 
 /// The resilience options named in a scenario's options or step.
 fn policy_of(o: &Value) -> Result<PolicyOptions, String> {

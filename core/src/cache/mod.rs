@@ -426,19 +426,7 @@ impl<V: Clone + 'static> Cache<V> {
         ttl: Ttl,
         host: &mut dyn Host<V>,
     ) -> Result<Written<V>> {
-        let ttl = match ttl {
-            Ttl::FromValue => self.inner.memory.expiry.resolve(host.ttl_of(&value)?)?,
-            t => self.inner.memory.expiry.resolve(t.fixed())?,
-        };
-        let size = host.size_of(&value)?;
-        let encoded = match &self.inner.tier {
-            Some(_) => Some(codec::encode(&host.export(&value)?)),
-            None => None,
-        };
-        let value = match self.copies() {
-            true => self.own_copy(&value, encoded.as_deref(), host)?,
-            false => value,
-        };
+        let (value, ttl, size, encoded) = self.prepare_write(value, ttl, host)?;
         let full = self.full_key(key);
         let now = self.now();
         let deadline = Expiry::deadline(now, ttl);
@@ -462,6 +450,31 @@ impl<V: Clone + 'static> Cache<V> {
         let env = self.envelope(body, ttl, 0, self.inner.settings.policy.keep_ms());
         let _ = stored;
         Ok(Written::Pending(Op::store_set(self, &full, env)))
+    }
+
+    /// What a `set` or `add` checks and measures before it changes anything: the value to
+    /// keep (the cache's own copy with the `copy` option), its TTL, its size, and its
+    /// encoding when a store is configured. An error here leaves the cache as it was.
+    fn prepare_write(
+        &self,
+        value: V,
+        ttl: Ttl,
+        host: &mut dyn Host<V>,
+    ) -> Result<(V, u64, u64, Option<Vec<u8>>)> {
+        let ttl = match ttl {
+            Ttl::FromValue => self.inner.memory.expiry.resolve(host.ttl_of(&value)?)?,
+            t => self.inner.memory.expiry.resolve(t.fixed())?,
+        };
+        let size = host.size_of(&value)?;
+        let encoded = match &self.inner.tier {
+            Some(_) => Some(codec::encode(&host.export(&value)?)),
+            None => None,
+        };
+        let value = match self.copies() {
+            true => self.own_copy(&value, encoded.as_deref(), host)?,
+            false => value,
+        };
+        Ok((value, ttl, size, encoded))
     }
 
     /// Whether an entry is over `max_key_bytes` / `max_value_bytes`. One measure for both
@@ -504,19 +517,7 @@ impl<V: Clone + 'static> Cache<V> {
     /// superseded, as by a `set`. Counts no hit, miss or load. `ttl` 0 stores nothing and
     /// answers false; an entry over a size limit is counted as `rejected` and answers false.
     pub fn add_with(&self, key: &str, value: V, ttl: Ttl, host: &mut dyn Host<V>) -> Result<Op<V>> {
-        let ttl = match ttl {
-            Ttl::FromValue => self.inner.memory.expiry.resolve(host.ttl_of(&value)?)?,
-            t => self.inner.memory.expiry.resolve(t.fixed())?,
-        };
-        let size = host.size_of(&value)?;
-        let encoded = match &self.inner.tier {
-            Some(_) => Some(codec::encode(&host.export(&value)?)),
-            None => None,
-        };
-        let value = match self.copies() {
-            true => self.own_copy(&value, encoded.as_deref(), host)?,
-            false => value,
-        };
+        let (value, ttl, size, encoded) = self.prepare_write(value, ttl, host)?;
         let full = self.full_key(key);
         if ttl == 0 {
             return Ok(Op::answered(self, Answer::Bool(false)));

@@ -2120,13 +2120,7 @@ impl<V: Clone + 'static> Op<V> {
         };
         if !host.keep(&v) {
             // Nothing to keep (JS `undefined`): the callers get it, no tier stores it.
-            if let Some(hold) = lease {
-                self.release_lease(hold, None);
-            }
-            self.cache.end_flight(&self.full, flight);
-            flight.publish(Outcome::Value(v.clone()));
-            self.state = State::Answered(None);
-            return Some(Step::Done(Ok(Answer::Value(v))));
+            return Some(self.answer_unkept(lease, flight, v));
         }
         // Copy semantics: the tiers keep the cache's own copy, and the callers get that (each
         // is handed a copy of it); a value the wire format cannot hold is returned to the
@@ -2140,13 +2134,7 @@ impl<V: Clone + 'static> Op<V> {
             Some(Ok(copy)) => copy,
             Some(Err(_)) => {
                 self.cache.inner.memory.counters.rejected();
-                if let Some(hold) = lease {
-                    self.release_lease(hold, None);
-                }
-                self.cache.end_flight(&self.full, flight);
-                flight.publish(Outcome::Value(v.clone()));
-                self.state = State::Answered(None);
-                return Some(Step::Done(Ok(Answer::Value(v))));
+                return Some(self.answer_unkept(lease, flight, v));
             }
         };
         // Measuring, the TTL function and conversion are the host's code: an error there
@@ -2249,6 +2237,22 @@ impl<V: Clone + 'static> Op<V> {
         });
         // Not parked yet: the next step polls the write with the caller's waker.
         None
+    }
+
+    /// Ends a load whose value is handed to its callers but kept by no tier.
+    fn answer_unkept(
+        &mut self,
+        lease: Option<LeaseHold>,
+        flight: &Arc<Flight<V>>,
+        v: V,
+    ) -> Step<V> {
+        if let Some(hold) = lease {
+            self.release_lease(hold, None);
+        }
+        self.cache.end_flight(&self.full, flight);
+        flight.publish(Outcome::Value(v.clone()));
+        self.state = State::Answered(None);
+        Step::Done(Ok(Answer::Value(v)))
     }
 
     fn load_ttl(&self, v: &V, host: &mut dyn Host<V>) -> Result<u64> {

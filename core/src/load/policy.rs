@@ -28,6 +28,16 @@ pub struct PolicyOptions {
 }
 
 impl PolicyOptions {
+    /// The options' names, as both languages spell them (Node in camelCase).
+    pub const NAMES: [&'static str; 6] = [
+        "stale_ttl",
+        "stale_if_error",
+        "soft_timeout",
+        "hard_timeout",
+        "refresh_ahead",
+        "fail_safe_backoff",
+    ];
+
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.stale_ttl.is_none()

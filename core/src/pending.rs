@@ -117,14 +117,13 @@ impl<T> Pending<T> {
 
     /// Blocks this thread until the result arrives.
     pub fn wait(self) -> T {
-        let parker = Parker::new();
-        loop {
+        Parker::with_current(|parker, waker| loop {
             if let Some(v) = self.try_take() {
                 return v;
             }
-            self.park(&parker.waker());
+            self.park(waker);
             parker.park_until(None);
-        }
+        })
     }
 }
 
@@ -231,6 +230,43 @@ impl Parker {
 
     pub fn waker(&self) -> Waker {
         Waker::from(self.0.clone())
+    }
+
+    /// Runs `f` with this thread's parker and its waker, made once per thread: a blocking
+    /// wait then costs no allocation and no reference count. A wake left over from an
+    /// earlier wait only makes the first `park_until` return early, which callers that
+    /// look again after each wake allow. A call inside `f` (a loader that waits for
+    /// another key) gets a parker of its own.
+    pub fn with_current<R>(f: impl FnOnce(&Parker, &Waker) -> R) -> R {
+        thread_local! {
+            static CURRENT: std::cell::Cell<Option<(u64, Parker, Waker)>> =
+                const { std::cell::Cell::new(None) };
+        }
+        let generation = crate::load::flight::fork_generation();
+        let mine = CURRENT
+            .try_with(|c| c.take())
+            .ok()
+            .flatten()
+            // Made before a fork: another thread of the parent may have held its lock.
+            .filter(|(g, ..)| *g == generation)
+            .unwrap_or_else(|| {
+                let p = Parker::new();
+                let w = p.waker();
+                (generation, p, w)
+            });
+        struct PutBack(Option<(u64, Parker, Waker)>);
+        impl Drop for PutBack {
+            fn drop(&mut self) {
+                let mine = self.0.take();
+                let _ = CURRENT.try_with(|c| {
+                    let outer = c.take();
+                    c.set(outer.or(mine));
+                });
+            }
+        }
+        let back = PutBack(Some(mine));
+        let (_, p, w) = back.0.as_ref().expect("set above");
+        f(p, w)
     }
 
     /// Waits until woken or `deadline`; returns whether it was woken. A wake that came

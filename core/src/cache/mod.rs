@@ -12,7 +12,7 @@ use crate::clock::{Clock, Now};
 use crate::error::{Error, Result};
 use crate::host::{Cacheable, Host, Plain};
 use crate::load::driver::{Answer, Op};
-use crate::load::flight::{self, Flight, FlightMap, Flights};
+use crate::load::flight::{self, Flight, Flights};
 use crate::load::options::{LoadOptions, Ttl};
 use crate::load::policy::Failures;
 use crate::memory::bounds::Bounds;
@@ -710,7 +710,7 @@ impl<V: Clone + 'static> Cache<V> {
         {
             let mut maps = self.inner.flights.lock_all();
             for map in maps.iter_mut() {
-                map.retain(|k, _| !k.starts_with(prefix));
+                map.retain(|f| !f.0.key_with_prefix().starts_with(prefix));
             }
         }
         let gone = self.inner.memory.clear(prefix);
@@ -784,14 +784,14 @@ impl<V: Clone + 'static> Cache<V> {
                         // The late result of a load its callers gave up on: kept unless a
                         // newer load is under way or a value is there that may be newer (one
                         // written in the same millisecond as the load started counts as newer).
-                        && !map.contains_key(full)
+                        && !map.contains(full)
                         && self
                             .inner
                             .memory
                             .peek_kept(full, now)
                             .is_none_or(|e| e.times.born < f.started))
             }
-            None => !map.contains_key(full),
+            None => !map.contains(full),
         };
         let invalidations = &self.inner.memory.invalidations;
         let unchanged = seen.is_none_or(|s| s.generation == invalidations.generation(full));
@@ -822,7 +822,7 @@ impl<V: Clone + 'static> Cache<V> {
 
     /// Ends a flight without writing (an error, a value not to keep).
     pub(crate) fn end_flight(&self, full: &str, flight: &Arc<Flight<V>>) {
-        let mut map: parking_lot::MutexGuard<'_, FlightMap<V>> = self.inner.flights.lock(full);
+        let mut map = self.inner.flights.lock(full);
         flight::detach(&mut map, full, flight);
     }
 

@@ -410,7 +410,7 @@ enum State<V> {
 /// over by one of its waiters).
 pub struct Op<V: Clone + 'static> {
     cache: Cache<V>,
-    full: Arc<str>,
+    full: Box<str>,
     state: State<V>,
     served: Served,
     /// An operation to hand to the caller's background driver before going on.
@@ -426,13 +426,6 @@ enum Background {
     Refresh,
     /// A load whose callers stopped waiting (`soft_timeout` / `hard_timeout`).
     Detached,
-}
-
-/// The key of an operation answered at once, which never reads it: shared, so that
-/// answering a write allocates nothing.
-fn no_key() -> Arc<str> {
-    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(|| Arc::from("")).clone()
 }
 
 /// When a caller starts waiting: read only if one of its timeouts applies.
@@ -457,7 +450,8 @@ impl<V: Clone + 'static> Op<V> {
     pub fn answered(cache: &Cache<V>, answer: Answer<V>) -> Op<V> {
         Op {
             cache: cache.clone(),
-            full: no_key(),
+            // The key of an operation answered at once is never read (empty: no allocation).
+            full: Box::default(),
             state: State::Answered(Some(Ok(answer))),
             served: Served::new(Status::Hit, Source::Memory),
             spawn: None,
@@ -1535,7 +1529,7 @@ impl<V: Clone + 'static> Op<V> {
                 return Some(Answer::Value(e.value));
             }
         }
-        if let Some(f) = map.get(&*self.full) {
+        if let Some(f) = map.get(&*self.full).map(|e| &e.0) {
             if f.orphaned() || f.is_done() {
                 map.remove(&*self.full);
             } else {
@@ -1638,10 +1632,11 @@ impl<V: Clone + 'static> Op<V> {
         let Phase::Leading { flight, lead, .. } = &mut load.phase else {
             unreachable!()
         };
-        let flight = flight.clone();
-
+        // Each branch that keeps the flight past a call on `self` clones it; the loader's
+        // branch, every miss's, does not (two atomic writes each time).
         match lead {
             Lead::StoreRead(p) => {
+                let flight = flight.clone();
                 let Some(r) = poll(p, waker) else {
                     return Some(Step::Park(None));
                 };
@@ -1738,6 +1733,7 @@ impl<V: Clone + 'static> Op<V> {
                 None
             }
             Lead::Reread { pending, .. } => {
+                let flight = flight.clone();
                 let Some(r) = poll(pending, waker) else {
                     return Some(Step::Park(None));
                 };
@@ -1766,6 +1762,7 @@ impl<V: Clone + 'static> Op<V> {
             Lead::Remote {
                 read, lease_until, ..
             } => {
+                let flight = flight.clone();
                 if let Some(p) = read {
                     let Some(r) = poll(p, waker) else {
                         return Some(Step::Park(timeout_at));
@@ -1846,6 +1843,7 @@ impl<V: Clone + 'static> Op<V> {
                 {
                     // The caller may stop waiting before the loader ends: the loader runs
                     // in the background, and this caller waits for its flight.
+                    let flight = flight.clone();
                     let rest = self.split_off(Background::Detached);
                     let State::Load(load) = &mut self.state else {
                         unreachable!()
@@ -1868,9 +1866,10 @@ impl<V: Clone + 'static> Op<V> {
                 let Some(result) = result.take() else {
                     return Some(Step::RunLoader);
                 };
-                self.after_loader(&flight, result, host)
+                self.after_loader(result, host)
             }
             Lead::Filling { pending, .. } => {
+                let flight = flight.clone();
                 let Some(r) = poll(pending, waker) else {
                     return Some(Step::Park(None));
                 };
@@ -1928,6 +1927,12 @@ impl<V: Clone + 'static> Op<V> {
                 result: None,
             },
         )
+    }
+
+    /// The flight this operation leads.
+    fn flight(&self) -> Arc<Flight<V>> {
+        self.leading_flight()
+            .expect("this operation leads a flight")
     }
 
     fn leading_flight(&self) -> Option<Arc<Flight<V>>> {
@@ -2095,7 +2100,6 @@ impl<V: Clone + 'static> Op<V> {
 
     fn after_loader(
         &mut self,
-        flight: &Arc<Flight<V>>,
         result: std::result::Result<V, LoaderError>,
         host: &mut dyn Host<V>,
     ) -> Option<Step<V>> {
@@ -2115,12 +2119,12 @@ impl<V: Clone + 'static> Op<V> {
                     let record = self.failure_record(&le);
                     self.release_lease(hold, Some(record));
                 }
-                return Some(self.lead_failed(flight, Error::Loader(le), true));
+                return Some(self.lead_failed(&self.flight(), Error::Loader(le), true));
             }
         };
         if !host.keep(&v) {
             // Nothing to keep (JS `undefined`): the callers get it, no tier stores it.
-            return Some(self.answer_unkept(lease, flight, v));
+            return Some(self.answer_unkept(lease, &self.flight(), v));
         }
         // Copy semantics: the tiers keep the cache's own copy, and the callers get that (each
         // is handed a copy of it); a value the wire format cannot hold is returned to the
@@ -2134,7 +2138,7 @@ impl<V: Clone + 'static> Op<V> {
             Some(Ok(copy)) => copy,
             Some(Err(_)) => {
                 self.cache.inner.memory.counters.rejected();
-                return Some(self.answer_unkept(lease, flight, v));
+                return Some(self.answer_unkept(lease, &self.flight(), v));
             }
         };
         // Measuring, the TTL function and conversion are the host's code: an error there
@@ -2145,7 +2149,7 @@ impl<V: Clone + 'static> Op<V> {
                 if let Some(hold) = lease {
                     self.release_lease(hold, None);
                 }
-                return Some(self.lead_failed(flight, e, true));
+                return Some(self.lead_failed(&self.flight(), e, true));
             }
         };
         let size = match host.size_of(&v) {
@@ -2154,7 +2158,7 @@ impl<V: Clone + 'static> Op<V> {
                 if let Some(hold) = lease {
                     self.release_lease(hold, None);
                 }
-                return Some(self.lead_failed(flight, e, true));
+                return Some(self.lead_failed(&self.flight(), e, true));
             }
         };
         let now = self.cache.now();
@@ -2164,11 +2168,19 @@ impl<V: Clone + 'static> Op<V> {
         let times = policy.times(now, deadline, load_ms, 0);
         self.served.times = Some((now, deadline));
         let Some(hold) = lease else {
-            // No store, or it failed: this process keeps the value.
+            // No store, or it failed: this process keeps the value. The flight is moved out
+            // of the operation, not cloned: no host code runs from here on.
             let _ = write_store;
-            let seen = self.seen();
+            let State::Load(load) = &mut self.state else {
+                unreachable!()
+            };
+            let Phase::Leading { flight, seen, .. } =
+                std::mem::replace(&mut load.phase, Phase::Start)
+            else {
+                unreachable!()
+            };
             let full = &self.full;
-            (self.cache).fill_at(now, full, Some(flight), Some(seen), v.clone(), size, times);
+            (self.cache).fill_at(now, full, Some(&flight), Some(seen), v.clone(), size, times);
             flight.publish(Outcome::Value(v.clone()));
             self.state = State::Answered(None);
             return Some(Step::Done(Ok(Answer::Value(v))));
@@ -2180,7 +2192,8 @@ impl<V: Clone + 'static> Op<V> {
                 // counted.
                 self.cache.inner.memory.counters.rejected();
                 self.release_lease(hold, None);
-                self.cache.end_flight(&self.full, flight);
+                let flight = self.flight();
+                self.cache.end_flight(&self.full, &flight);
                 flight.publish(Outcome::Value(v.clone()));
                 self.state = State::Answered(None);
                 return Some(Step::Done(Ok(Answer::Value(v))));
@@ -2209,7 +2222,7 @@ impl<V: Clone + 'static> Op<V> {
         let bytes = env.encode();
         let key = Tier::key(&self.full);
         let token = hold.token;
-        let pending = if flight.abandoned.load(Ordering::SeqCst) {
+        let pending = if self.flight().abandoned.load(Ordering::SeqCst) {
             // Its lease was given up when its callers stopped waiting: the late result goes
             // only where nothing is stored (a newer value, or a newer load's, wins).
             self.tier().call(move |s| {
@@ -2295,11 +2308,9 @@ impl<V: Clone + 'static> Op<V> {
             // Most writes without a store: no parker to make.
             return a;
         }
-        let parker = Parker::new();
-        let waker = parker.waker();
         let mut loader = Some(loader);
-        loop {
-            match self.step(host, &waker) {
+        Parker::with_current(|parker, waker| loop {
+            match self.step(host, waker) {
                 Step::Done(a) => return a,
                 Step::RunLoader => {
                     let f = loader.take().expect("the loader runs once");
@@ -2317,7 +2328,7 @@ impl<V: Clone + 'static> Op<V> {
                     }
                 }
             }
-        }
+        })
     }
 
     /// Waits for the answer (operations that never run a loader).

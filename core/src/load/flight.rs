@@ -7,9 +7,10 @@
 //! woken: the thread that completes a flight only wakes the others ([`Waker`]s carry no
 //! host value), so a host value is cloned only by a thread of its host.
 
+use std::borrow::Borrow;
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
@@ -39,9 +40,8 @@ struct State<V> {
 
 pub(crate) struct Flight<V> {
     pub id: FlightId,
-    /// The key with its namespace prefix (one allocation shared with the flight table and
-    /// the leading operation).
-    full: Arc<str>,
+    /// The key with its namespace prefix; the flight table is keyed by it.
+    full: Box<str>,
     /// Where the caller's key starts in `full`, for messages.
     prefix_len: usize,
     /// The process generation the flight was started in (see [`after_fork_in_child`]).
@@ -71,11 +71,10 @@ pub(crate) fn fork_generation() -> u64 {
 }
 
 impl<V: Clone> Flight<V> {
-    fn new(full: Arc<str>, prefix_len: usize, started: u64) -> Self {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    fn new(full: &str, prefix_len: usize, started: u64) -> Self {
         Flight {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            full,
+            id: next_id(),
+            full: full.into(),
             prefix_len,
             generation: fork_generation(),
             started,
@@ -91,6 +90,11 @@ impl<V: Clone> Flight<V> {
     /// The caller's key (without a namespace prefix), for messages.
     pub fn key(&self) -> &str {
         &self.full[self.prefix_len..]
+    }
+
+    /// The key with its namespace prefix.
+    pub fn key_with_prefix(&self) -> &str {
+        &self.full
     }
 
     /// Whether the flight belongs to a process before a fork.
@@ -141,9 +145,59 @@ impl<V: Clone> Flight<V> {
     }
 }
 
+/// A fresh flight id. Each thread takes ids a block at a time, so that starting a flight
+/// makes no atomic write shared with other threads.
+fn next_id() -> FlightId {
+    const BLOCK: u64 = 1 << 16;
+    static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static NEXT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
+    NEXT.with(|n| {
+        let (mut next, mut end) = n.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+            end = next + BLOCK;
+        }
+        n.set((next + 1, end));
+        next
+    })
+}
+
+/// A flight in the table, found by its key (the table holds no copy of the key).
+pub(crate) struct Entry<V>(pub Arc<Flight<V>>);
+
+impl<V> Hash for Entry<V> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // As `str` hashes: the table is looked up by `&str`.
+        self.0.full.hash(h)
+    }
+}
+
+impl<V> PartialEq for Entry<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.full == other.0.full
+    }
+}
+
+impl<V> Eq for Entry<V> {}
+
+impl<V> std::ops::Deref for Entry<V> {
+    type Target = Arc<Flight<V>>;
+    fn deref(&self) -> &Arc<Flight<V>> {
+        &self.0
+    }
+}
+
+impl<V> Borrow<str> for Entry<V> {
+    fn borrow(&self) -> &str {
+        &self.0.full
+    }
+}
+
 /// The flights of one stripe. Hashed with quick_cache's fast hasher, as the map of entries
 /// is: a load miss inserts, looks up and removes its key here.
-pub(crate) type FlightMap<V> = HashMap<Arc<str>, Arc<Flight<V>>, quick_cache::DefaultHashBuilder>;
+pub(crate) type FlightMap<V> = HashSet<Entry<V>, quick_cache::DefaultHashBuilder>;
 
 #[repr(align(128))]
 struct Stripe<V> {
@@ -163,7 +217,7 @@ impl<V: Clone> Flights<V> {
         Flights {
             stripes: (0..STRIPES)
                 .map(|_| Stripe {
-                    map: Mutex::new(HashMap::default()),
+                    map: Mutex::new(HashSet::default()),
                 })
                 .collect(),
             hasher: Default::default(),
@@ -183,12 +237,12 @@ impl<V: Clone> Flights<V> {
     /// A new flight for `full`, whose first `prefix_len` bytes are the namespace prefix.
     pub fn start(
         map: &mut FlightMap<V>,
-        full: &Arc<str>,
+        full: &str,
         prefix_len: usize,
         now: u64,
     ) -> Arc<Flight<V>> {
-        let f = Arc::new(Flight::new(full.clone(), prefix_len, now));
-        map.insert(full.clone(), f.clone());
+        let f = Arc::new(Flight::new(full, prefix_len, now));
+        map.replace(Entry(f.clone()));
         f
     }
 }
@@ -203,7 +257,7 @@ pub(crate) fn supersede<V>(map: &mut FlightMap<V>, key: &str) {
 
 /// Removes `flight` from the table if it is still the key's current flight.
 pub(crate) fn detach<V>(map: &mut FlightMap<V>, key: &str, flight: &Arc<Flight<V>>) -> bool {
-    if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+    if map.get(key).is_some_and(|f| Arc::ptr_eq(&f.0, flight)) {
         map.remove(key);
         true
     } else {

@@ -186,7 +186,6 @@ impl<V: Clone> Memory<V> {
         now: u64,
         released: &mut ReleasedEntries<V>,
     ) -> bool {
-        let _ = lock;
         let key_bytes = full.len() as u64;
         if times.deadline > now
             || times.keep_until <= now
@@ -195,6 +194,7 @@ impl<V: Clone> Memory<V> {
         {
             return false;
         }
+        let _ = lock;
         self.insert(full, value, size, times, now, released)
     }
 

@@ -28,6 +28,8 @@ pub struct OpCell {
     op: RefCell<Option<Op<Val>>>,
     id: u64,
     wake: Tsfn,
+    /// Made once per operation, not per step: each is an allocation.
+    waker: Waker,
     size_of: Option<std::rc::Rc<JsRef>>,
     ttl_of: Option<JsRef>,
     /// Answers `[value, status, source, ageMs, remainingTtl]` (`getEntry`).
@@ -178,7 +180,8 @@ pub unsafe fn answer_or_pending(
     }
     let mut host = host_for(env, size_of.as_deref(), ttl_of.as_ref())?;
     let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
-    let step = op.step(&mut host, &waker(wake, id));
+    let waker = waker(wake, id);
+    let step = op.step(&mut host, &waker);
     match step {
         Step::Done(Ok(a)) => answer_to_js(env, a),
         Step::Done(Err(e)) => Err(errors::throw(env, &e)),
@@ -191,6 +194,7 @@ pub unsafe fn answer_or_pending(
                 op: RefCell::new(Some(op)),
                 id,
                 wake,
+                waker,
                 size_of,
                 ttl_of,
                 entry: false,
@@ -211,10 +215,12 @@ pub unsafe fn pending_load(
     entry: bool,
     out: napi_value,
 ) -> JsResult<napi_value> {
+    let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
     let cell = OpCell {
         op: RefCell::new(Some(op)),
-        id: NEXT_OP.fetch_add(1, Ordering::Relaxed),
+        id,
         wake,
+        waker: waker(wake, id),
         size_of,
         ttl_of,
         entry,
@@ -303,7 +309,7 @@ step, 2, |a| {
     let out = a.argv[1];
     let mut op = take(env, cell)?;
     let mut host = host_for(env, cell.size_of.as_deref(), cell.ttl_of.as_ref())?;
-    match op.step(&mut host, &waker(cell.wake, cell.id)) {
+    match op.step(&mut host, &cell.waker) {
         Step::Done(Ok(ans)) if cell.entry => {
             let v = answer_to_js(env, ans)?;
             kind(env, out, DONE, entry_to_js(env, v, &op)?)
@@ -315,10 +321,12 @@ step, 2, |a| {
                 Some(f) => Some(JsRef::new(env, f.get(env)?)?),
                 None => None,
             };
+            let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
             let bg = OpCell {
                 op: RefCell::new(Some(*other)),
-                id: NEXT_OP.fetch_add(1, Ordering::Relaxed),
+                id,
                 wake: cell.wake,
+                waker: waker(cell.wake, id),
                 size_of: cell.size_of.clone(),
                 ttl_of,
                 entry: false,

@@ -111,11 +111,9 @@ fn drive(
     if let Some(a) = op.answered_now() {
         return a.py_err(py);
     }
-    let parker = Parker::new();
-    let waker = parker.waker();
     let mut checked_own_loop = false;
-    loop {
-        match op.step(host, &waker) {
+    Parker::with_current(|parker, waker| loop {
+        match op.step(host, waker) {
             Step::Done(r) => return r.py_err(py),
             Step::RunLoader => {
                 let f = get_value.ok_or_else(|| {
@@ -151,10 +149,10 @@ fn drive(
                         }
                     }
                 }
-                park(py, &parker, until)?;
+                park(py, parker, until)?;
             }
         }
-    }
+    })
 }
 
 /// Waits until woken or `until`, detached, checking for signals now and then.

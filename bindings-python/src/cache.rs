@@ -93,10 +93,9 @@ unsafe fn get_fastcall<'py>(
                 )
             };
             if let Ok(cache) = this.cast::<Cache>() {
-                let policy = flightcache::PolicyOptions::default();
                 return cache
                     .get()
-                    .get_blocking(py, key, Some(get_value), None, None, None, policy, false)
+                    .get_with_loader(py, key, get_value)
                     .map(Py::into_ptr);
             }
         }
@@ -338,6 +337,7 @@ impl Cache {
         entry: bool,
     ) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
+        let given_default = default;
         let default = || default.map_or_else(|| py.None(), |d| d.clone().unbind());
         let f = get_value.filter(|f| !f.is_none());
         if let Some(f) = f.filter(|f| !f.is_callable()) {
@@ -368,8 +368,8 @@ impl Cache {
         // The flights this task loads (a context variable) matter only when the call waits or
         // loads: looked up after the core has answered a hit.
         let opts = ttl.load_options(max_age, &[], policy)?;
-        let check = aio(py).blocks_this_thread.bind(py);
         if entry {
+            let check = aio(py).blocks_this_thread.bind(py);
             let mut op = self.inner.load_entry(k, &opts, f.is_some()).py_err(py)?;
             op.set_within(&within(py)?);
             let mut host = self.host(py);
@@ -378,14 +378,44 @@ impl Cache {
             let v = answer_to_py(py, a, Some(&default()));
             return Ok(Py::new(py, CacheEntry::new(v, info))?.into_any());
         }
-        match self.inner.load(k, &opts).py_err(py)? {
+        let found = self.inner.load(k, &opts).py_err(py)?;
+        self.loaded(py, found, f, ttl.function, given_default)
+    }
+
+    /// `get(key, get_value)` with no other option: nothing to parse before the lookup.
+    fn get_with_loader(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        get_value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        if !get_value.is_callable() {
+            // `None` (no loader) or the wrong type: the whole call's rules.
+            let policy = flightcache::PolicyOptions::default();
+            return self.get_blocking(py, key, Some(get_value), None, None, None, policy, false);
+        }
+        let found = self.inner.load(convert::key(key)?, &flightcache::LoadOptions::default()).py_err(py)?;
+        self.loaded(py, found, Some(get_value), None, None)
+    }
+
+    /// The answer of a load: a hit at once, else the operation driven on this thread.
+    fn loaded(
+        &self,
+        py: Python<'_>,
+        found: Lookup<PyVal>,
+        get_value: Option<&Bound<'_, PyAny>>,
+        ttl_of: Option<&Bound<'_, PyAny>>,
+        default: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match found {
             Lookup::Hit(v) => self.hit(py, v),
-            Lookup::Absent => Ok(default()),
+            Lookup::Absent => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
             Lookup::Pending(mut op) => {
                 op.set_within(&within(py)?);
                 let mut host = self.host(py);
-                host.ttl_of = ttl.function;
-                let a = drive_blocking(py, op, &mut host, f, Some(check))?;
+                host.ttl_of = ttl_of;
+                let check = aio(py).blocks_this_thread.bind(py);
+                let a = drive_blocking(py, op, &mut host, get_value, Some(check))?;
                 Ok(answer_to_py(py, a, None))
             }
         }

@@ -250,13 +250,11 @@ class Cache {
     return drive(op, getValue, key)
   }
 
-  /** Like #answer, for the synchronous API: a store write goes on in the background. */
-  #answerSync (r, local) {
-    if (r !== this.#out) return r
+  /** For the synchronous API: the store write a call left in `#out` goes on in the background. */
+  #writeBehind () {
     const op = this.#out[0]
     this.#out[0] = undefined
     drive(op, undefined).catch(noop)
-    return local()
   }
 
   // ---------------------------------------------------------------- synchronous
@@ -269,13 +267,16 @@ class Cache {
   /** Stores `value`; returns false when nothing is stored (ttl 0, over a size limit). */
   setSync (key, value, options) {
     const ttl = options === undefined ? undefined : options.ttl
-    return this.#answerSync(native.set(this.#h, key, value, ttl, this.#out), () => this.#has(key))
+    const r = native.set(this.#h, key, value, ttl, this.#out)
+    if (r !== this.#out) return r
+    this.#writeBehind()
+    return this.#has(key)
   }
 
   /** Removes `key`; returns whether it had a live value in this process. */
   delSync (key) {
     const had = this.#has(key)
-    this.#answerSync(native.del(this.#h, key, undefined, this.#out), () => had)
+    if (native.del(this.#h, key, undefined, this.#out) === this.#out) this.#writeBehind()
     return had
   }
 

@@ -70,10 +70,15 @@ function park (id, ms, background) {
   })
 }
 
-async function runLoader (op, flight, getValue, key) {
+/**
+ * Runs the loader of the flight `op` leads and hands its result to the core: at once when
+ * the loader answers at once (undefined is returned), else when its Promise settles (that
+ * settling, which never rejects, is returned).
+ */
+function runLoader (op, flight, getValue, key) {
   loadersRunning++
+  let r
   try {
-    let r
     if (typeof getValue === 'function') {
       const outer = loading.getStore()
       const within = outer === undefined ? [flight] : outer.concat(flight)
@@ -83,7 +88,18 @@ async function runLoader (op, flight, getValue, key) {
     }
     // Inside the try: a `then` getter that throws fails the load instead of leaving it
     // running.
-    native.loaded(op, isThenable(r) ? await r : r)
+    if (isThenable(r)) return settle(op, r)
+    native.loaded(op, r)
+  } catch (e) {
+    native.failed(op, e)
+  }
+  loaderDone()
+  return undefined
+}
+
+async function settle (op, r) {
+  try {
+    native.loaded(op, await r)
   } catch (e) {
     native.failed(op, e)
   } finally {
@@ -94,41 +110,60 @@ async function runLoader (op, flight, getValue, key) {
 // What `native.step` hands over besides the step's kind (read before any await).
 const stepOut = [undefined, undefined]
 
-/** Runs one operation of the core to its answer. */
-async function drive (op, getValue, key, background) {
-  let used = false
-  let open = true
+/**
+ * Runs one operation of the core to its answer (a Promise). It steps synchronously until
+ * something must be awaited (a loader's Promise, a wake): a load whose loader answers at
+ * once makes no async function and waits for no turn of the microtask queue.
+ */
+function drive (op, getValue, key, background, used = false) {
   try {
     for (;;) {
       const kind = native.step(op, stepOut)
       const payload = stepOut[0]
       stepOut[0] = undefined
-      if (kind === DONE) {
-        open = false
-        return payload
-      }
-      if (kind === FAILED) {
-        open = false
-        throw payload
+      if (kind === DONE || kind === FAILED) {
+        if (!used) ignore(getValue)
+        return kind === DONE ? Promise.resolve(payload) : Promise.reject(payload)
       }
       if (kind === RUN_LOADER) {
         used = true
-        await runLoader(op, payload, getValue, key)
-        continue
-      }
-      if (kind === SPAWN) {
+        const settling = runLoader(op, payload, getValue, key)
+        if (settling !== undefined) return driveAfter(settling, op, getValue, key, background, used)
+      } else if (kind === SPAWN) {
         // This call's background work runs the loader: its answer goes nowhere, a failure
         // is counted in the stats.
         used = true
         drive(payload, getValue, key, true).catch(noop)
-        continue
+      } else {
+        const woken = park(stepOut[1], payload, background)
+        return driveAfter(woken, op, getValue, key, background, used)
       }
-      await park(stepOut[1], payload, background)
     }
+  } catch (e) {
+    abandon(op, getValue, used)
+    return Promise.reject(e)
+  }
+}
+
+/** Goes on driving `op` once `waiting` settles. */
+async function driveAfter (waiting, op, getValue, key, background, used) {
+  try {
+    await waiting
+  } catch (e) {
+    abandon(op, getValue, used)
+    throw e
+  }
+  return drive(op, getValue, key, background, used)
+}
+
+/**
+ * An operation given up on an error thrown on the way: a load it led is taken over by one
+ * of its waiters. (A finished operation is closed already.)
+ */
+function abandon (op, getValue, used) {
+  try {
+    native.close(op)
   } finally {
-    // Abandoned (an error thrown on the way): a load this call led is taken over by one of
-    // its waiters. A finished operation is closed already.
-    if (open) native.close(op)
     if (!used) ignore(getValue)
   }
 }

@@ -258,12 +258,19 @@ pub unsafe fn answer_to_js(env: napi_env, a: Answer<Val>) -> JsResult<napi_value
     })
 }
 
-/// The operation out of its cell, for one step: no borrow is held while JS code runs.
-unsafe fn take(env: napi_env, cell: &OpCell) -> JsResult<Op<Val>> {
-    cell.op.borrow_mut().take().ok_or_else(|| {
-        errors::throw_plain(env, "flightcache: this operation has finished or is in use");
-        raw::Thrown
-    })
+/// The operation in its cell, borrowed for one call. JS code may run meanwhile (a loader,
+/// `sizeOf`): a call on the same operation from there is an error, never a second borrow.
+unsafe fn borrow<'a>(
+    env: napi_env,
+    cell: &'a OpCell,
+) -> JsResult<std::cell::RefMut<'a, Option<Op<Val>>>> {
+    match cell.op.try_borrow_mut() {
+        Ok(slot) if slot.is_some() => Ok(slot),
+        _ => {
+            errors::throw_plain(env, "flightcache: this operation has finished or is in use");
+            Err(raw::Thrown)
+        }
+    }
 }
 
 const DONE: f64 = 0.0;
@@ -307,16 +314,23 @@ step, 2, |a| {
     let env = a.env;
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
     let out = a.argv[1];
-    let mut op = take(env, cell)?;
+    let mut slot = borrow(env, cell)?;
+    let op = slot.as_mut().expect("checked by borrow");
     let mut host = host_for(env, cell.size_of.as_deref(), cell.ttl_of.as_ref())?;
+    // A finished operation is closed (dropped) when its answer has been made.
     match op.step(&mut host, &cell.waker) {
         Step::Done(Ok(ans)) if cell.entry => {
             let v = answer_to_js(env, ans)?;
-            kind(env, out, DONE, entry_to_js(env, v, &op)?)
+            let entry = entry_to_js(env, v, op)?;
+            *slot = None;
+            kind(env, out, DONE, entry)
         }
-        Step::Done(Ok(ans)) => kind(env, out, DONE, answer_to_js(env, ans)?),
+        Step::Done(Ok(ans)) => {
+            *slot = None;
+            kind(env, out, DONE, answer_to_js(env, ans)?)
+        }
         Step::Spawn(other) => {
-            *cell.op.borrow_mut() = Some(op);
+            drop(slot);
             let ttl_of = match &cell.ttl_of {
                 Some(f) => Some(JsRef::new(env, f.get(env)?)?),
                 None => None,
@@ -333,17 +347,20 @@ step, 2, |a| {
             };
             kind(env, out, SPAWN, raw::tagged(env, Kind::Op, bg)?)
         }
-        Step::Done(Err(e)) => kind(env, out, FAILED, errors::to_js(env, &e)),
+        Step::Done(Err(e)) => {
+            *slot = None;
+            kind(env, out, FAILED, errors::to_js(env, &e))
+        }
         Step::RunLoader => {
             let flight = match op.flight_id() {
                 Some(f) => raw::number(env, f as f64),
                 None => raw::undefined(env),
             };
-            *cell.op.borrow_mut() = Some(op);
+            drop(slot);
             kind(env, out, RUN_LOADER, flight)
         }
         Step::Park(until) => {
-            *cell.op.borrow_mut() = Some(op);
+            drop(slot);
             let ms = match until {
                 Some(u) => raw::number(env, u.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0),
                 None => raw::undefined(env),
@@ -360,10 +377,9 @@ js_fn!(
 run_loader, 2, |a| {
     let env = a.env;
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
-    let op = take(env, cell)?;
-    let r = op.run_loader(|| raw::call(env, a.argv[1], &[]));
-    *cell.op.borrow_mut() = Some(op);
-    r
+    let slot = borrow(env, cell)?;
+    let op = slot.as_ref().expect("checked by borrow");
+    op.run_loader(|| raw::call(env, a.argv[1], &[]))
 });
 
 js_fn!(
@@ -372,7 +388,8 @@ loaded, 2, |a| {
     let env = a.env;
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
     let v = value::from_js(env, a.argv[1])?;
-    if let Some(op) = cell.op.borrow_mut().as_mut() {
+    // A closed operation takes no value (its caller gave up).
+    if let Some(op) = cell.op.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
         op.loaded(Ok(v));
     }
     Ok(raw::undefined(env))
@@ -384,7 +401,7 @@ failed, 2, |a| {
     let env = a.env;
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
     let le = errors::JsError::loader_error(env, a.argv[1])?;
-    if let Some(op) = cell.op.borrow_mut().as_mut() {
+    if let Some(op) = cell.op.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
         op.loaded(Err(le));
     }
     Ok(raw::undefined(env))
@@ -394,7 +411,7 @@ js_fn!(
 /// close(op): abandons the operation (a load it leads is taken over by a waiter).
 close, 1, |a| {
     let cell = raw::handle::<OpCell>(a.env, a.argv[0], Kind::Op)?;
-    let op = cell.op.borrow_mut().take();
+    let op = cell.op.try_borrow_mut().ok().and_then(|mut slot| slot.take());
     drop(op);
     Ok(raw::undefined(a.env))
 });

@@ -154,11 +154,15 @@ test('a loader result whose then getter throws fails the load at once', async ()
   const cache = new Cache()
   const evil = {}
   Object.defineProperty(evil, 'then', { get () { throw new Error('then getter exploded') } })
-  const first = cache.get('k', { getValue: () => evil })
-  const second = cache.get('k', { getValue: () => 'fine' })
+  // Returned at once: the load fails before `get` returns, nothing is left running.
+  await assert.rejects(cache.get('k', { getValue: () => evil }), /then getter exploded/)
+  assert.equal(await cache.get('k', { getValue: () => 'next' }), 'next', 'the next call loads again')
+  // Resolved later, with a caller waiting for it: both are failed.
+  const first = cache.get('j', { getValue: () => Promise.resolve().then(() => evil) })
+  const second = cache.get('j', { getValue: () => 'fine' })
   await assert.rejects(first, /then getter exploded/)
   await assert.rejects(second, /then getter exploded/)
-  assert.equal(await cache.get('k', { getValue: () => 'next' }), 'next', 'the next call loads again')
+  assert.equal(await cache.get('j', { getValue: () => 'next' }), 'next', 'the next call loads again')
 })
 
 test('wrap refuses arguments the key cannot represent faithfully', async () => {

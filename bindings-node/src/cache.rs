@@ -84,6 +84,16 @@ unsafe fn opt_fn(env: napi_env, v: napi_value) -> JsResult<Option<JsRef>> {
     }
 }
 
+/// A `ttl` argument, with one type check: milliseconds, a function of the value, or
+/// `undefined` (the cache's default).
+unsafe fn ttl_arg(env: napi_env, v: napi_value) -> JsResult<(Ttl, Option<JsRef>)> {
+    match raw::type_of(env, v) {
+        ValueType::napi_undefined => Ok((Ttl::from(None::<f64>), None)),
+        ValueType::napi_function => Ok((Ttl::FromValue, Some(JsRef::new(env, v)?))),
+        _ => Ok((raw::opt_ms(env, v, "ttl")?.into(), None)),
+    }
+}
+
 /// The options object's fields, read by name.
 unsafe fn field(env: napi_env, o: napi_value, name: &str) -> JsResult<napi_value> {
     let key = raw::js_string(env, name)?;
@@ -243,12 +253,7 @@ load, 8, |a| {
     let h = handle(env, a.argv[0])?;
     let mut buf = StrBuf::new();
     let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
-    let ttl_fn = opt_fn(env, a.argv[2])?;
-    let ttl = if ttl_fn.is_some() {
-        Ttl::FromValue
-    } else {
-        raw::opt_ms(env, a.argv[2], "ttl")?.into()
-    };
+    let (ttl, ttl_fn) = ttl_arg(env, a.argv[2])?;
     let within = within(env, a.argv[4])?;
     let opts = LoadOptions {
         ttl,
@@ -283,12 +288,7 @@ set, 5, |a| {
     let h = handle(env, a.argv[0])?;
     let mut buf = StrBuf::new();
     let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
-    let ttl_fn = opt_fn(env, a.argv[3])?;
-    let ttl = if ttl_fn.is_some() {
-        Ttl::FromValue
-    } else {
-        raw::opt_ms(env, a.argv[3], "ttl")?.into()
-    };
+    let (ttl, ttl_fn) = ttl_arg(env, a.argv[3])?;
     let v = value::from_js(env, a.argv[2])?;
     if let Val::Undefined = v {
         // Same validation as a set, so that a bad ttl changes nothing here either.
@@ -320,12 +320,7 @@ add, 5, |a| {
     let h = handle(env, a.argv[0])?;
     let mut buf = StrBuf::new();
     let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
-    let ttl_fn = opt_fn(env, a.argv[3])?;
-    let ttl = if ttl_fn.is_some() {
-        Ttl::FromValue
-    } else {
-        raw::opt_ms(env, a.argv[3], "ttl")?.into()
-    };
+    let (ttl, ttl_fn) = ttl_arg(env, a.argv[3])?;
     let v = value::from_js(env, a.argv[2])?;
     if let Val::Undefined = v {
         return Err(errors::throw_type(env, "add: value must not be undefined"));

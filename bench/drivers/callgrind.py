@@ -22,7 +22,7 @@ OUT = f"{BASE_OUT}/callgrind"
 PLAN = {  # lang: (modes, N1, N2)
     "rust": (["get_random", "set_evict", "load_hit", "load_miss"], 200_000, 400_000),
     "python": (["get_random", "get_hot", "set_evict", "loader_hit", "load_miss_distinct"], 100_000, 200_000),
-    "node": (["getSync_string", "setSync", "load_fresh"], 100_000, 300_000),
+    "node": (["getSync_string", "getSync_object", "await_get", "setSync", "load_fresh"], 100_000, 300_000),
 }
 
 

@@ -18,7 +18,7 @@ from sides import OUT, cmd
 PLAN = {
     "rust": (["get_random", "set_evict", "load_hit", "load_miss"], 1_000_000),
     "python": (["get_hot", "get_random", "set_evict", "loader_hit", "load_miss_distinct"], 500_000),
-    "node": (["getSync_string", "setSync", "load_fresh"], 500_000),
+    "node": (["getSync_string", "getSync_object", "await_get", "setSync", "load_fresh"], 500_000),
 }
 
 

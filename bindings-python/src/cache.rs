@@ -394,7 +394,10 @@ impl Cache {
             let policy = flightcache::PolicyOptions::default();
             return self.get_blocking(py, key, Some(get_value), None, None, None, policy, false);
         }
-        let found = self.inner.load(convert::key(key)?, &flightcache::LoadOptions::default()).py_err(py)?;
+        let found = self
+            .inner
+            .load(convert::key(key)?, &flightcache::LoadOptions::default())
+            .py_err(py)?;
         self.loaded(py, found, Some(get_value), None, None)
     }
 

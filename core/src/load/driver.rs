@@ -1624,6 +1624,14 @@ impl<V: Clone + 'static> Op<V> {
         let State::Load(load) = &mut self.state else {
             unreachable!()
         };
+        if let Phase::Leading {
+            lead: Lead::Loader { .. },
+            ..
+        } = &load.phase
+        {
+            // Every miss's step, twice: it reads only what it needs.
+            return self.step_loader(host);
+        }
         let max_age = load.max_age;
         let timeout_at = after(load.started, load.timeout);
         let policy = load.policy;
@@ -1834,40 +1842,7 @@ impl<V: Clone + 'static> Op<V> {
                 self.set_lead(next);
                 None
             }
-            Lead::Loader {
-                result, counted, ..
-            } => {
-                if !*counted
-                    && self.background.is_none()
-                    && (policy.soft_timeout.is_some() || policy.hard_timeout.is_some())
-                {
-                    // The caller may stop waiting before the loader ends: the loader runs
-                    // in the background, and this caller waits for its flight.
-                    let flight = flight.clone();
-                    let rest = self.split_off(Background::Detached);
-                    let State::Load(load) = &mut self.state else {
-                        unreachable!()
-                    };
-                    load.detached = true;
-                    load.phase = Phase::Joined {
-                        flight,
-                        deadline: after(load.started, load.timeout),
-                        soft_at: after(load.started, policy.soft_timeout),
-                        hard_at: after(load.started, policy.hard_timeout),
-                    };
-                    return Some(Step::Spawn(Box::new(rest)));
-                }
-                if !*counted {
-                    *counted = true;
-                    self.cache.inner.memory.counters.load();
-                    self.served = Served::new(Status::Loaded, Source::Loader);
-                    return Some(Step::RunLoader);
-                }
-                let Some(result) = result.take() else {
-                    return Some(Step::RunLoader);
-                };
-                self.after_loader(result, host)
-            }
+            Lead::Loader { .. } => unreachable!("stepped by step_loader"),
             Lead::Filling { pending, .. } => {
                 let flight = flight.clone();
                 let Some(r) = poll(pending, waker) else {
@@ -1900,6 +1875,52 @@ impl<V: Clone + 'static> Op<V> {
                 Some(Step::Done(Ok(Answer::Value(value))))
             }
         }
+    }
+
+    /// The loader's part of leading: run it, then keep and hand over its result.
+    fn step_loader(&mut self, host: &mut dyn Host<V>) -> Option<Step<V>> {
+        let background = self.background;
+        let State::Load(load) = &mut self.state else {
+            unreachable!()
+        };
+        let timeouts = load.policy.soft_timeout.is_some() || load.policy.hard_timeout.is_some();
+        let Phase::Leading {
+            flight,
+            lead: Lead::Loader {
+                result, counted, ..
+            },
+            ..
+        } = &mut load.phase
+        else {
+            unreachable!()
+        };
+        if !*counted && background.is_none() && timeouts {
+            // The caller may stop waiting before the loader ends: the loader runs in the
+            // background, and this caller waits for its flight.
+            let flight = flight.clone();
+            let rest = self.split_off(Background::Detached);
+            let State::Load(load) = &mut self.state else {
+                unreachable!()
+            };
+            load.detached = true;
+            load.phase = Phase::Joined {
+                flight,
+                deadline: after(load.started, load.timeout),
+                soft_at: after(load.started, load.policy.soft_timeout),
+                hard_at: after(load.started, load.policy.hard_timeout),
+            };
+            return Some(Step::Spawn(Box::new(rest)));
+        }
+        if !*counted {
+            *counted = true;
+            self.cache.inner.memory.counters.load();
+            self.served = Served::new(Status::Loaded, Source::Loader);
+            return Some(Step::RunLoader);
+        }
+        let Some(result) = result.take() else {
+            return Some(Step::RunLoader);
+        };
+        self.after_loader(result, host)
     }
 
     fn lead_mut(&mut self) -> &mut Lead<V> {

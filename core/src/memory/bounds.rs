@@ -17,8 +17,9 @@ pub(crate) struct Bounds {
     per_entry: u64,
     /// Weight of one byte, after scaling when `max_entries * max_bytes` would overflow.
     per_byte: u64,
-    /// Bytes are counted in units of `byte_unit` when scaling was needed (rounded up).
-    byte_unit: u64,
+    /// Bytes are counted in units of `2^unit_shift` bytes when scaling was needed (rounded
+    /// up): a power of two, so that weighing an entry takes a shift, not a division.
+    unit_shift: u32,
     pub shards: usize,
     pub capacity: u64,
     /// quick_cache's share of a shard for recently admitted entries; it refuses an entry
@@ -81,8 +82,8 @@ impl Bounds {
                 shards /= 2;
             }
         }
-        let (per_entry, per_byte, byte_unit, capacity) = match max_bytes {
-            None => (1, 0, 1, max_entries),
+        let (per_entry, per_byte, unit_shift, capacity) = match max_bytes {
+            None => (1, 0, 0, max_entries),
             Some(mb) => {
                 let mut unit = 1u64;
                 while (mb / unit)
@@ -92,7 +93,12 @@ impl Bounds {
                     unit *= 2;
                 }
                 let units = mb / unit;
-                (units, max_entries, unit, units * max_entries)
+                (
+                    units,
+                    max_entries,
+                    unit.trailing_zeros(),
+                    units * max_entries,
+                )
             }
         };
         let shards_u = shards as u64;
@@ -105,7 +111,7 @@ impl Bounds {
             max_value_bytes,
             per_entry,
             per_byte,
-            byte_unit,
+            unit_shift,
             shards,
             capacity,
             hot_allocation: DEFAULT_HOT_ALLOCATION,
@@ -130,7 +136,8 @@ impl Bounds {
         if self.per_byte == 0 {
             return self.per_entry;
         }
-        let units = entry_bytes.div_ceil(self.byte_unit);
+        let s = self.unit_shift;
+        let units = (entry_bytes >> s) + u64::from(entry_bytes & ((1u64 << s) - 1) != 0);
         self.per_entry.max(units.saturating_mul(self.per_byte))
     }
 

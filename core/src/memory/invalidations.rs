@@ -55,6 +55,7 @@ impl Invalidations {
         }
     }
 
+    #[inline]
     fn slot(&self, full: &str) -> Option<&AtomicU64> {
         if self.slots.is_empty() {
             return None;
@@ -106,6 +107,7 @@ impl Invalidations {
     }
 
     /// A write of this process: fills that read the store before it must not land.
+    #[inline]
     #[inline]
     pub fn bump(&self, full: &str) {
         if let Some(s) = self.slot(full) {

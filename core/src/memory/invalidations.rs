@@ -108,7 +108,6 @@ impl Invalidations {
 
     /// A write of this process: fills that read the store before it must not land.
     #[inline]
-    #[inline]
     pub fn bump(&self, full: &str) {
         if let Some(s) = self.slot(full) {
             s.fetch_add(1, SeqCst);

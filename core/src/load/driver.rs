@@ -299,10 +299,16 @@ enum Lead<V> {
     Lease {
         token: u64,
         pending: Pending<StoreResult<LeaseState>>,
+        /// This caller was waiting for another process's load (see `Reread`).
+        waited: bool,
     },
     Reread {
         lease: LeaseHold,
         pending: Get,
+        /// This caller was waiting for another process's load: a failure that load left
+        /// is its answer, as it is for the callers still waiting (its watch may have gone
+        /// quiet just before the holder failed and let the lease go).
+        waited: bool,
     },
     Remote {
         watch: Pending<bool>,
@@ -1684,7 +1690,7 @@ impl<V: Clone + 'static> Op<V> {
                             drop(released);
                             flight.nudge();
                             let mut rest = self.split_off(Background::Refresh);
-                            rest.set_lead(rest.take_lease());
+                            rest.set_lead(rest.take_lease(false));
                             self.served = Served::of(Status::Refreshing, Source::Store, &e);
                             self.state = State::Answered(Some(Ok(Answer::Value(e.value))));
                             return Some(Step::Spawn(Box::new(rest)));
@@ -1710,13 +1716,17 @@ impl<V: Clone + 'static> Op<V> {
                 let next = if failed || foreign {
                     Lead::loader(None, !foreign, self.cache.now())
                 } else {
-                    self.take_lease()
+                    self.take_lease(false)
                 };
                 self.set_lead(next);
                 None
             }
-            Lead::Lease { token, pending } => {
-                let token = *token;
+            Lead::Lease {
+                token,
+                pending,
+                waited,
+            } => {
+                let (token, waited) = (*token, *waited);
                 let Some(r) = poll(pending, waker) else {
                     return Some(Step::Park(None));
                 };
@@ -1730,6 +1740,7 @@ impl<V: Clone + 'static> Op<V> {
                         Lead::Reread {
                             lease: hold,
                             pending,
+                            waited,
                         }
                     }
                     Ok(LeaseState::Held { remaining_ms }) => {
@@ -1746,12 +1757,17 @@ impl<V: Clone + 'static> Op<V> {
                     return Some(Step::Park(None));
                 };
                 let failed = r.is_err();
+                let remote_failure = self.remote_failure(&r);
                 let found = self
                     .store_value(r, max_age, host, false, &policy, false)
                     .filter(|f| self.newer_than_refreshed(&f.2, refresh_of));
-                let Lead::Reread { lease, .. } = self.take_lead() else {
+                let Lead::Reread { lease, waited, .. } = self.take_lead() else {
                     unreachable!()
                 };
+                if let Some(le) = remote_failure.filter(|_| waited) {
+                    self.release_lease(lease, None);
+                    return Some(self.lead_failed(&flight, Error::Loader(le), false));
+                }
                 if let Some(found) = found {
                     self.release_lease(lease, None);
                     return Some(self.lead_done_from_store(&flight, found, Status::Hit));
@@ -1777,20 +1793,7 @@ impl<V: Clone + 'static> Op<V> {
                     };
                     *read = None;
                     let lease_until = *lease_until;
-                    let failure = match &r {
-                        Ok(Some(b)) => match Envelope::decode(b) {
-                            Ok(Envelope {
-                                body: Body::Failure { type_name, message },
-                                fresh_until,
-                                ..
-                            }) if fresh_until > self.cache.clock().epoch_ms() => {
-                                Some(LoaderError::remote(type_name, message))
-                            }
-                            _ => None,
-                        },
-                        _ => None,
-                    };
-                    if let Some(le) = failure {
+                    if let Some(le) = self.remote_failure(&r) {
                         let e = Error::Loader(le);
                         return Some(self.lead_failed(&flight, e, false));
                     }
@@ -1805,7 +1808,7 @@ impl<V: Clone + 'static> Op<V> {
                     }
                     if Instant::now() >= lease_until {
                         // The holder's lease ran out without a value: take the load over.
-                        let next = self.take_lease();
+                        let next = self.take_lease(true);
                         self.set_lead(next);
                         return None;
                     }
@@ -1837,7 +1840,7 @@ impl<V: Clone + 'static> Op<V> {
                     // Quiet for a while: ask for the lease again. A holder that died is
                     // found out here (by its lease running out, or sooner, where the store
                     // can tell), and this caller takes the load over.
-                    _ => self.take_lease(),
+                    _ => self.take_lease(true),
                 };
                 self.set_lead(next);
                 None
@@ -1966,14 +1969,37 @@ impl<V: Clone + 'static> Op<V> {
         }
     }
 
-    fn take_lease(&self) -> Lead<V> {
+    /// Asks for the store's lease; `waited`: this caller was waiting for another process's
+    /// load.
+    fn take_lease(&self, waited: bool) -> Lead<V> {
         let token = token();
         let key = Tier::key(&self.full);
         let ttl = self.tier().lease_ms();
         let pending = self
             .tier()
             .call(move |s| Box::pin(async move { s.lease(&key, token, ttl).await }));
-        Lead::Lease { token, pending }
+        Lead::Lease {
+            token,
+            pending,
+            waited,
+        }
+    }
+
+    /// The failure another process's loader left for its waiters, while it is fresh.
+    fn remote_failure(&self, r: &StoreResult<Option<Vec<u8>>>) -> Option<LoaderError> {
+        let Ok(Some(b)) = r else {
+            return None;
+        };
+        match Envelope::decode(b) {
+            Ok(Envelope {
+                body: Body::Failure { type_name, message },
+                fresh_until,
+                ..
+            }) if fresh_until > self.cache.clock().epoch_ms() => {
+                Some(LoaderError::remote(type_name, message))
+            }
+            _ => None,
+        }
     }
 
     /// Keeps the lease alive while the loader runs: renewed every third of its length, by a

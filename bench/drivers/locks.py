@@ -5,7 +5,7 @@ by function: callgrind with --dump-instr=yes at two sizes, the difference per op
     python3 bench/drivers/locks.py SIDE MODE [N1 N2]      (SIDE: base or new; see README.md)
 
 On this machine each costs about 20 cycles, which the instruction count does not show: the
-load miss was 1.20x the old one in instructions but 1.40x in time while it made 37 of them
+load miss was 1.20x the old one in instructions but 1.44x in time while it made 37 of them
 against 22. Only the driver's own code is counted (libc's are not: glibc's malloc makes
 none in a single-threaded process)."""
 import collections

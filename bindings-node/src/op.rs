@@ -97,8 +97,10 @@ unsafe extern "C" fn call_js(
     let _ = raw::call(env, js_cb, &[raw::number(env, id as f64)]);
 }
 
-fn waker(tsfn: Tsfn, id: u64) -> Waker {
-    Waker::from(Arc::new(NodeWake { tsfn, id }))
+/// A new operation's id, and the waker that hands that id to `tsfn`'s handler.
+fn id_and_waker(tsfn: Tsfn) -> (u64, Waker) {
+    let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
+    (id, Waker::from(Arc::new(NodeWake { tsfn, id })))
 }
 
 /// The thread-safe function of a wake handle.
@@ -179,8 +181,7 @@ pub unsafe fn answer_or_pending(
         };
     }
     let mut host = host_for(env, size_of.as_deref(), ttl_of.as_ref())?;
-    let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
-    let waker = waker(wake, id);
+    let (id, waker) = id_and_waker(wake);
     let step = op.step(&mut host, &waker);
     match step {
         Step::Done(Ok(a)) => answer_to_js(env, a),
@@ -215,12 +216,12 @@ pub unsafe fn pending_load(
     entry: bool,
     out: napi_value,
 ) -> JsResult<napi_value> {
-    let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
+    let (id, waker) = id_and_waker(wake);
     let cell = OpCell {
         op: RefCell::new(Some(op)),
         id,
         wake,
-        waker: waker(wake, id),
+        waker,
         size_of,
         ttl_of,
         entry,
@@ -335,12 +336,12 @@ step, 2, |a| {
                 Some(f) => Some(JsRef::new(env, f.get(env)?)?),
                 None => None,
             };
-            let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
+            let (id, waker) = id_and_waker(cell.wake);
             let bg = OpCell {
                 op: RefCell::new(Some(*other)),
                 id,
                 wake: cell.wake,
-                waker: waker(cell.wake, id),
+                waker,
                 size_of: cell.size_of.clone(),
                 ttl_of,
                 entry: false,

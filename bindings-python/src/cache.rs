@@ -32,9 +32,9 @@ impl Cache {
     ) -> PyResult<Py<PyAny>> {
         match self.inner.read(convert::key(key)?) {
             Lookup::Hit(v) => self.hit(py, v),
-            Lookup::Absent => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
+            Lookup::Absent => Ok(or_none(py, default)),
             Lookup::Pending(op) => {
-                let d = default.map_or_else(|| py.None(), |d| d.clone().unbind());
+                let d = or_none(py, default);
                 let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
                 Ok(answer_to_py(py, a, Some(&d)))
             }
@@ -158,6 +158,11 @@ struct Aio {
 }
 
 static AIO: PyOnceLock<Aio> = PyOnceLock::new();
+
+/// The object given, or Python's `None` when none was.
+pub(crate) fn or_none(py: Python<'_>, default: Option<&Bound<'_, PyAny>>) -> Py<PyAny> {
+    default.map_or_else(|| py.None(), |d| d.clone().unbind())
+}
 
 fn aio(py: Python<'_>) -> &Aio {
     AIO.get_or_init(py, || {
@@ -337,8 +342,7 @@ impl Cache {
         entry: bool,
     ) -> PyResult<Py<PyAny>> {
         let k = convert::key(key)?;
-        let given_default = default;
-        let default = || default.map_or_else(|| py.None(), |d| d.clone().unbind());
+        let default_value = || or_none(py, default);
         let f = get_value.filter(|f| !f.is_none());
         if let Some(f) = f.filter(|f| !f.is_callable()) {
             return Err(wrong_type(
@@ -357,10 +361,10 @@ impl Cache {
             };
             return match found {
                 Lookup::Hit(v) => self.hit(py, v),
-                Lookup::Absent => Ok(default()),
+                Lookup::Absent => Ok(default_value()),
                 Lookup::Pending(op) => {
                     let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
-                    Ok(answer_to_py(py, a, Some(&default())))
+                    Ok(answer_to_py(py, a, Some(&default_value())))
                 }
             };
         }
@@ -375,11 +379,11 @@ impl Cache {
             let mut host = self.host(py);
             host.ttl_of = ttl.function;
             let (a, info) = drive_blocking_entry(py, op, &mut host, f, f.map(|_| check))?;
-            let v = answer_to_py(py, a, Some(&default()));
+            let v = answer_to_py(py, a, Some(&default_value()));
             return Ok(Py::new(py, CacheEntry::new(v, info))?.into_any());
         }
         let found = self.inner.load(k, &opts).py_err(py)?;
-        self.loaded(py, found, f, ttl.function, given_default)
+        self.loaded(py, found, f, ttl.function, default)
     }
 
     /// `get(key, get_value)` with no other option: nothing to parse before the lookup.
@@ -412,7 +416,7 @@ impl Cache {
     ) -> PyResult<Py<PyAny>> {
         match found {
             Lookup::Hit(v) => self.hit(py, v),
-            Lookup::Absent => Ok(default.map_or_else(|| py.None(), |d| d.clone().unbind())),
+            Lookup::Absent => Ok(or_none(py, default)),
             Lookup::Pending(mut op) => {
                 op.set_within(&within(py)?);
                 let mut host = self.host(py);
@@ -449,7 +453,7 @@ impl Cache {
                 ),
             ));
         }
-        let loader = || gv.map_or_else(|| py.None(), |f| f.clone().unbind());
+        let loader = || or_none(py, gv);
         if !entry && gv.is_none() {
             return match self.lookup(py, k, ttl, max_age)? {
                 Lookup::Hit(v) => ready(py, self.hit(py, v)?),

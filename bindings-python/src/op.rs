@@ -129,7 +129,7 @@ fn drive(
                     host.ttl_of.map(|f| f.clone().unbind()),
                     None,
                 );
-                let loader = get_value.map_or_else(|| py.None(), |f| f.clone().unbind());
+                let loader = crate::cache::or_none(py, get_value);
                 py.import(pyo3::intern!(py, "flightcache._background"))?
                     .call_method1(pyo3::intern!(py, "in_thread"), (bg, loader))?;
             }

@@ -1265,7 +1265,8 @@ fn describe(step: &Value) -> String {
     s
 }
 
-/// Every field a step may have (tests/README.md); anything else is a typo.
+/// Every field a step may have (tests/README.md), besides the resilience options (`POLICY`);
+/// anything else is a typo.
 const STEP_FIELDS: &[&str] = &[
     "op",
     "key",
@@ -1299,12 +1300,6 @@ const STEP_FIELDS: &[&str] = &[
     "identical",
     "inner_error",
     "eventually",
-    "stale_ttl",
-    "stale_if_error",
-    "soft_timeout",
-    "hard_timeout",
-    "refresh_ahead",
-    "fail_safe_backoff",
 ];
 
 fn run_steps(r: &mut Runner, steps: &[Value], path: &str) -> Result<(), String> {
@@ -1313,7 +1308,9 @@ fn run_steps(r: &mut Runner, steps: &[Value], path: &str) -> Result<(), String> 
         let fields = step
             .as_object()
             .ok_or(format!("step {at} is not an object"))?;
-        if let Some(k) = fields.keys().find(|k| !STEP_FIELDS.contains(&k.as_str())) {
+        if let Some(k) = (fields.keys())
+            .find(|k| !STEP_FIELDS.contains(&k.as_str()) && !POLICY.contains(&k.as_str()))
+        {
             return Err(format!("step {at} has an unknown field {k:?}"));
         }
         if let Some(langs) = step.get("langs").and_then(Value::as_array) {

@@ -389,6 +389,9 @@ struct Load<V> {
     /// A refresh ahead of expiry: the creation time (epoch ms) of the value it replaces;
     /// only a newer value in the store makes the load unnecessary.
     refresh_of: Option<u64>,
+    /// When this caller first found another process holding the key's lease (epoch ms): a
+    /// failure that process leaves is this caller's answer only if it came after that.
+    waiting_since: Option<u64>,
     /// This caller handed its load to the background (a timeout applies): a value from
     /// the flight is one it loaded.
     detached: bool,
@@ -868,6 +871,7 @@ impl<V: Clone + 'static> Op<V> {
                 policy,
                 stale,
                 refresh_of: None,
+                waiting_since: None,
                 detached: false,
                 phase: Phase::Start,
             })),
@@ -928,6 +932,7 @@ impl<V: Clone + 'static> Op<V> {
                 policy,
                 stale: None,
                 refresh_of,
+                waiting_since: None,
                 detached: false,
                 phase: Phase::Start,
             })),
@@ -1618,6 +1623,7 @@ impl<V: Clone + 'static> Op<V> {
             policy: load.policy,
             stale: None,
             refresh_of: load.refresh_of,
+            waiting_since: None,
             detached: false,
             phase,
         };
@@ -1744,6 +1750,10 @@ impl<V: Clone + 'static> Op<V> {
                         }
                     }
                     Ok(LeaseState::Held { remaining_ms }) => {
+                        let now = self.cache.clock().epoch_ms();
+                        if let State::Load(l) = &mut self.state {
+                            l.waiting_since.get_or_insert(now);
+                        }
                         self.watch_remote(Instant::now() + Duration::from_millis(remaining_ms + 1))
                     }
                     Err(_) => Lead::loader(None, true, self.cache.now()),
@@ -1757,7 +1767,16 @@ impl<V: Clone + 'static> Op<V> {
                     return Some(Step::Park(None));
                 };
                 let failed = r.is_err();
-                let remote_failure = self.remote_failure(&r);
+                // A failure from before this caller began waiting is not its answer (the
+                // holder's release had not landed when it asked for the lease).
+                let since = match &self.state {
+                    State::Load(l) => l.waiting_since,
+                    _ => None,
+                };
+                let remote_failure = self
+                    .remote_failure_after(&r)
+                    .filter(|(_, created)| since.is_some_and(|t| *created > t))
+                    .map(|(le, _)| le);
                 let found = self
                     .store_value(r, max_age, host, false, &policy, false)
                     .filter(|f| self.newer_than_refreshed(&f.2, refresh_of));
@@ -1987,6 +2006,11 @@ impl<V: Clone + 'static> Op<V> {
 
     /// The failure another process's loader left for its waiters, while it is fresh.
     fn remote_failure(&self, r: &StoreResult<Option<Vec<u8>>>) -> Option<LoaderError> {
+        self.remote_failure_after(r).map(|(le, _)| le)
+    }
+
+    /// [`Op::remote_failure`], with when it was written (epoch ms).
+    fn remote_failure_after(&self, r: &StoreResult<Option<Vec<u8>>>) -> Option<(LoaderError, u64)> {
         let Ok(Some(b)) = r else {
             return None;
         };
@@ -1994,9 +2018,10 @@ impl<V: Clone + 'static> Op<V> {
             Ok(Envelope {
                 body: Body::Failure { type_name, message },
                 fresh_until,
+                created,
                 ..
             }) if fresh_until > self.cache.clock().epoch_ms() => {
-                Some(LoaderError::remote(type_name, message))
+                Some((LoaderError::remote(type_name, message), created))
             }
             _ => None,
         }

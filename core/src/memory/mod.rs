@@ -149,6 +149,7 @@ impl<V: Clone> Memory<V> {
     /// stored; what the map let go of is added to `released`, to be dropped after the lock
     /// (the caller's own list: a write moves no list of entries around).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub fn write(
         &self,
         lock: &FlightMap<V>,
@@ -198,6 +199,7 @@ impl<V: Clone> Memory<V> {
         self.insert(full, value, size, times, now, released)
     }
 
+    #[inline(always)]
     fn insert(
         &self,
         full: &str,

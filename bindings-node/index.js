@@ -71,9 +71,10 @@ function park (id, ms, background) {
 }
 
 /**
- * Runs the loader of the flight `op` leads and hands its result to the core: at once when
- * the loader answers at once (undefined is returned), else when its Promise settles (that
- * settling, which never rejects, is returned).
+ * Runs the loader of the flight `op` leads and hands its result to the core. A loader that
+ * answers at once: its value goes over with the next step, whose kind is returned (its
+ * payload in `stepOut`). A Promise: the settling of it, which never rejects, is returned.
+ * A loader that threw: undefined (the failure is handed over; the caller steps next).
  */
 function runLoader (op, flight, getValue, key) {
   loadersRunning++
@@ -89,12 +90,15 @@ function runLoader (op, flight, getValue, key) {
     // Inside the try: a `then` getter that throws fails the load instead of leaving it
     // running.
     if (isThenable(r)) return settle(op, r)
-    native.loaded(op, r)
   } catch (e) {
     native.failed(op, e)
+    loaderDone()
+    return undefined
   }
   loaderDone()
-  return undefined
+  // Outside the try: an error of the next step is the drive's, not the loader's (a value
+  // that cannot be converted fails the load on the native side).
+  return native.loadedStep(op, r, stepOut)
 }
 
 async function settle (op, r) {
@@ -117,8 +121,8 @@ const stepOut = [undefined, undefined]
  */
 function drive (op, getValue, key, background, used = false) {
   try {
+    let kind = native.step(op, stepOut)
     for (;;) {
-      const kind = native.step(op, stepOut)
       const payload = stepOut[0]
       stepOut[0] = undefined
       if (kind === DONE || kind === FAILED) {
@@ -127,8 +131,12 @@ function drive (op, getValue, key, background, used = false) {
       }
       if (kind === RUN_LOADER) {
         used = true
-        const settling = runLoader(op, payload, getValue, key)
-        if (settling !== undefined) return driveAfter(settling, op, getValue, key, background, used)
+        const next = runLoader(op, payload, getValue, key)
+        if (typeof next === 'number') {
+          kind = next
+          continue
+        }
+        if (next !== undefined) return driveAfter(next, op, getValue, key, background, used)
       } else if (kind === SPAWN) {
         // This call's background work runs the loader: its answer goes nowhere, a failure
         // is counted in the stats.
@@ -138,6 +146,7 @@ function drive (op, getValue, key, background, used = false) {
         const woken = park(stepOut[1], payload, background)
         return driveAfter(woken, op, getValue, key, background, used)
       }
+      kind = native.step(op, stepOut)
     }
   } catch (e) {
     abandon(op, getValue, used)

@@ -23,13 +23,15 @@ pub struct NodeHost {
 
 /// What a JS function threw, as the core's error: it travels as a loader error and comes
 /// back out as the very same thrown value.
-pub unsafe fn thrown(env: napi_env, _: Thrown) -> flightcache::Error {
+pub unsafe fn thrown(env: napi_env, t: Thrown) -> flightcache::Error {
+    flightcache::Error::Loader(thrown_loader_error(env, t))
+}
+
+/// What a JS function threw, as a loader's failure.
+pub unsafe fn thrown_loader_error(env: napi_env, _: Thrown) -> LoaderError {
     let mut ex = ptr::null_mut();
     sys::napi_get_and_clear_last_exception(env, &mut ex);
-    match JsError::loader_error(env, ex) {
-        Ok(le) => flightcache::Error::Loader(le),
-        Err(_) => flightcache::Error::Loader(LoaderError::new("a JS function threw")),
-    }
+    JsError::loader_error(env, ex).unwrap_or_else(|_| LoaderError::new("a JS function threw"))
 }
 
 struct JsWalk(napi_env);

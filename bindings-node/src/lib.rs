@@ -92,6 +92,7 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("step", op::step),
     ("runLoader", op::run_loader),
     ("loaded", op::loaded),
+    ("loadedStep", op::loaded_step),
     ("failed", op::failed),
     ("close", op::close),
     ("callKey", call_key),

@@ -18,7 +18,7 @@ use flightcache::{Answer, Op, Step};
 use napi::sys::{self, napi_env, napi_threadsafe_function, napi_value};
 
 use crate::errors;
-use crate::host::NodeHost;
+use crate::host::{self, NodeHost};
 use crate::raw::{self, check, js_fn, JsResult, Kind};
 use crate::value::{self, JsRef, Val};
 
@@ -305,16 +305,8 @@ unsafe fn kind(
     Ok(raw::number(env, kind))
 }
 
-js_fn!(
-/// step(op, out) -> kind, with its payload in out[0]: 0 done (the answer), 1 failed (the
-/// error), 2 run the loader (the flight's id), 3 park (milliseconds until a timeout to
-/// apply, or undefined; the operation's id in out[1]), 4 drive this other operation in the
-/// background (a refresh, or a load its caller stopped waiting for). After done or failed
-/// the operation is closed.
-step, 2, |a| {
-    let env = a.env;
-    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
-    let out = a.argv[1];
+/// One step of the operation in `cell`, its payload handed over in `out` (see `step`).
+unsafe fn step_cell(env: napi_env, cell: &OpCell, out: napi_value) -> JsResult<napi_value> {
     let mut slot = borrow(env, cell)?;
     let op = slot.as_mut().expect("checked by borrow");
     let mut host = host_for(env, cell.size_of.as_deref(), cell.ttl_of.as_ref())?;
@@ -363,13 +355,27 @@ step, 2, |a| {
         Step::Park(until) => {
             drop(slot);
             let ms = match until {
-                Some(u) => raw::number(env, u.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0),
+                Some(u) => raw::number(
+                    env,
+                    u.saturating_duration_since(Instant::now()).as_secs_f64() * 1000.0,
+                ),
                 None => raw::undefined(env),
             };
             raw::set_element(env, out, 1, raw::number(env, cell.id as f64))?;
             kind(env, out, PARK, ms)
         }
     }
+}
+
+js_fn!(
+/// step(op, out) -> kind, with its payload in out[0]: 0 done (the answer), 1 failed (the
+/// error), 2 run the loader (the flight's id), 3 park (milliseconds until a timeout to
+/// apply, or undefined; the operation's id in out[1]), 4 drive this other operation in the
+/// background (a refresh, or a load its caller stopped waiting for). After done or failed
+/// the operation is closed.
+step, 2, |a| {
+    let cell = raw::handle::<OpCell>(a.env, a.argv[0], Kind::Op)?;
+    step_cell(a.env, cell, a.argv[1])
 });
 
 js_fn!(
@@ -384,7 +390,7 @@ run_loader, 2, |a| {
 });
 
 js_fn!(
-/// loaded(op, value): the loader's value.
+/// loaded(op, value): the loader's value (one that arrived later: the caller steps next).
 loaded, 2, |a| {
     let env = a.env;
     let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
@@ -394,6 +400,20 @@ loaded, 2, |a| {
         op.loaded(Ok(v));
     }
     Ok(raw::undefined(env))
+});
+
+js_fn!(
+/// loadedStep(op, value, out) -> kind: the value a loader answered at once, then the next
+/// step, as `step` answers it (one native call instead of two on every load). A value that
+/// cannot be converted fails the load, as it does through `loaded` and `failed`.
+loaded_step, 3, |a| {
+    let env = a.env;
+    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
+    let result = value::from_js(env, a.argv[1]).map_err(|t| host::thrown_loader_error(env, t));
+    if let Some(op) = cell.op.try_borrow_mut().ok().as_deref_mut().and_then(Option::as_mut) {
+        op.loaded(result);
+    }
+    step_cell(env, cell, a.argv[2])
 });
 
 js_fn!(

@@ -237,6 +237,7 @@ class Cache {
   #h
   #getSync
   #has
+  #set
   #store
   // Where the native side puts an operation when it cannot answer at once.
   #out = [undefined]
@@ -281,9 +282,10 @@ class Cache {
 
   // The hot calls as functions bound to this cache (no handle argument to check).
   #bind () {
-    const [getSync, has] = native.bind(this.#h)
+    const [getSync, has, set] = native.bind(this.#h)
     this.#getSync = getSync
     this.#has = has
+    this.#set = set
   }
 
   /** The answer the native side gave, or the operation it left in `#out`, driven. */
@@ -311,7 +313,7 @@ class Cache {
   /** Stores `value`; returns false when nothing is stored (ttl 0, over a size limit). */
   setSync (key, value, options) {
     const ttl = options === undefined ? undefined : options.ttl
-    const r = native.set(this.#h, key, value, ttl, this.#out)
+    const r = this.#set(key, value, ttl, this.#out)
     if (r !== this.#out) return r
     this.#writeBehind()
     return this.#has(key)
@@ -401,7 +403,7 @@ class Cache {
   set (key, value, options) {
     try {
       const ttl = options === undefined ? undefined : options.ttl
-      return this.#answer(native.set(this.#h, key, value, ttl, this.#out))
+      return this.#answer(this.#set(key, value, ttl, this.#out))
     } catch (e) {
       return Promise.reject(e)
     }

@@ -198,14 +198,21 @@ bound_has, 1, |a| {
 });
 
 js_fn!(
-/// bind(h) -> [getSync(key), has(key)]: functions bound to the cache of `h`, so that the
-/// hottest calls pass no handle (each function holds its own handle to the cache).
+/// bind(h) -> [getSync(key), has(key), set(key, value, ttl, out)]: functions bound to the
+/// cache of `h`, so that the hottest calls pass no handle to check (each function holds
+/// its own handle to the cache).
 bind, 1, |a| {
     let env = a.env;
     let h = handle(env, a.argv[0])?;
-    let arr = raw::array(env, 2)?;
+    let arr = raw::array(env, 3)?;
     raw::set_element(env, arr, 0, raw::bound_function(env, "getSync", bound_get_sync, h.cache.clone())?)?;
     raw::set_element(env, arr, 1, raw::bound_function(env, "has", bound_has, h.cache.clone())?)?;
+    let own = Handle {
+        cache: h.cache.clone(),
+        size_of: h.size_of.clone(),
+        wake: h.wake,
+    };
+    raw::set_element(env, arr, 2, raw::bound_function(env, "set", bound_set, own)?)?;
     Ok(arr)
 });
 
@@ -280,24 +287,26 @@ load, 8, |a| {
     }
 });
 
-js_fn!(
-/// set(h, key, value, ttl, out): whether it was stored, or `out` holding the store write.
-/// `undefined` deletes (as in lru-cache). `ttl` may be a function of the value.
-set, 5, |a| {
-    let env = a.env;
-    let h = handle(env, a.argv[0])?;
+/// `cache.set(key, value, ttl, out)` for `setSync` and `set`: whether it was stored, or
+/// `out` holding the store write. `undefined` deletes (as in lru-cache). `ttl` may be a
+/// function of the value.
+unsafe fn set_on(env: napi_env, h: &Handle, argv: &[napi_value; 4]) -> JsResult<napi_value> {
     let mut buf = StrBuf::new();
-    let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
-    let (ttl, ttl_fn) = ttl_arg(env, a.argv[3])?;
-    let v = value::from_js(env, a.argv[2])?;
+    let key = raw::read_str(env, argv[0], &mut buf, "key")?;
+    let (ttl, ttl_fn) = ttl_arg(env, argv[2])?;
+    let v = value::from_js(env, argv[1])?;
     if let Val::Undefined = v {
         // Same validation as a set, so that a bad ttl changes nothing here either.
         if let Ttl::Ms(t) = ttl {
             flightcache::parse_ttl("ttl", t).map_err(|e| errors::throw(env, &e))?;
         }
         let op = h.cache.del(key);
-        return answer_or_pending(env, h.wake, op, None, None, a.argv[4]).map(|r| {
-            if r == a.argv[4] { r } else { raw::boolean(env, false) }
+        return answer_or_pending(env, h.wake, op, None, None, argv[3]).map(|r| {
+            if r == argv[3] {
+                r
+            } else {
+                raw::boolean(env, false)
+            }
         });
     }
     let mut host = NodeHost {
@@ -307,9 +316,16 @@ set, 5, |a| {
     };
     match h.cache.set_with(key, v, ttl, &mut host) {
         Ok(Written::Done(stored)) => Ok(raw::boolean(env, stored)),
-        Ok(Written::Pending(op)) => answer_or_pending(env, h.wake, op, None, None, a.argv[4]),
+        Ok(Written::Pending(op)) => answer_or_pending(env, h.wake, op, None, None, argv[3]),
         Err(e) => Err(errors::throw(env, &e)),
     }
+}
+
+js_fn!(
+/// `cache.set(key, value, ttl, out)`, bound to one cache (see `set_on`).
+bound_set, 4, |a| {
+    let h = raw::data_ref::<Handle, 4>(&a)?;
+    set_on(a.env, h, &a.argv)
 });
 
 js_fn!(

@@ -74,7 +74,6 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("bind", cache::bind),
     ("lookup", cache::lookup),
     ("load", cache::load),
-    ("set", cache::set),
     ("add", cache::add),
     ("del", cache::del),
     ("expire", cache::expire),

@@ -238,6 +238,7 @@ class Cache {
   #getSync
   #has
   #set
+  #loadNative
   #store
   // Where the native side puts an operation when it cannot answer at once.
   #out = [undefined]
@@ -282,10 +283,11 @@ class Cache {
 
   // The hot calls as functions bound to this cache (no handle argument to check).
   #bind () {
-    const [getSync, has, set] = native.bind(this.#h)
+    const [getSync, has, set, load] = native.bind(this.#h)
     this.#getSync = getSync
     this.#has = has
     this.#set = set
+    this.#loadNative = load
   }
 
   /** The answer the native side gave, or the operation it left in `#out`, driven. */
@@ -388,7 +390,7 @@ class Cache {
     const mode = entry ? (getValue === undefined ? 2 : 1) : 0
     let r
     try {
-      r = native.load(this.#h, key, ttl, maxAge, loading.getStore(), this.#out, call, mode)
+      r = this.#loadNative(key, ttl, maxAge, loading.getStore(), this.#out, call, mode)
     } catch (e) {
       ignore(getValue)
       throw e

@@ -17,6 +17,7 @@ use crate::raw::{self, check, js_fn, JsResult, Kind, StrBuf};
 use crate::value::{self, to_js, JsRef, Val};
 
 /// What a cache handle holds: the core's cache (or namespace view) and its `sizeOf`.
+#[derive(Clone)]
 pub struct Handle {
     pub cache: Cache<Val>,
     pub size_of: Option<Rc<JsRef>>,
@@ -198,21 +199,17 @@ bound_has, 1, |a| {
 });
 
 js_fn!(
-/// bind(h) -> [getSync(key), has(key), set(key, value, ttl, out)]: functions bound to the
+/// bind(h) -> [getSync(key), has(key), set(key, value, ttl, out), load(key, ...)]: functions bound to the
 /// cache of `h`, so that the hottest calls pass no handle to check (each function holds
 /// its own handle to the cache).
 bind, 1, |a| {
     let env = a.env;
     let h = handle(env, a.argv[0])?;
-    let arr = raw::array(env, 3)?;
+    let arr = raw::array(env, 4)?;
     raw::set_element(env, arr, 0, raw::bound_function(env, "getSync", bound_get_sync, h.cache.clone())?)?;
     raw::set_element(env, arr, 1, raw::bound_function(env, "has", bound_has, h.cache.clone())?)?;
-    let own = Handle {
-        cache: h.cache.clone(),
-        size_of: h.size_of.clone(),
-        wake: h.wake,
-    };
-    raw::set_element(env, arr, 2, raw::bound_function(env, "set", bound_set, own)?)?;
+    raw::set_element(env, arr, 2, raw::bound_function(env, "set", bound_set, h.clone())?)?;
+    raw::set_element(env, arr, 3, raw::bound_function(env, "load", bound_load, h.clone())?)?;
     Ok(arr)
 });
 
@@ -250,30 +247,28 @@ unsafe fn within(env: napi_env, v: napi_value) -> JsResult<Vec<FlightId>> {
     Ok(out)
 }
 
-js_fn!(
-/// load(h, key, ttl, maxAge, within, out, options, entry): the value on a hit, else `out`
-/// holding the load to drive. `ttl` is milliseconds, undefined, or a function of the value;
-/// `options` the call's (its resilience options are read); `entry` 0 for `get`, 1 for
-/// `getEntry` with a loader, 2 without (always an operation, answering how it was served).
-load, 8, |a| {
-    let env = a.env;
-    let h = handle(env, a.argv[0])?;
+/// `cache.load(key, ttl, maxAge, within, out, options, entry)`: the value on a hit, else
+/// `out` holding the load to drive. `ttl` is milliseconds, undefined, or a function of the
+/// value; `options` the call's (its resilience options are read); `entry` 0 for `get`, 1
+/// for `getEntry` with a loader, 2 without (always an operation, answering how it was
+/// served).
+unsafe fn load_on(env: napi_env, h: &Handle, argv: &[napi_value; 7]) -> JsResult<napi_value> {
     let mut buf = StrBuf::new();
-    let key = raw::read_str(env, a.argv[1], &mut buf, "key")?;
-    let (ttl, ttl_fn) = ttl_arg(env, a.argv[2])?;
-    let within = within(env, a.argv[4])?;
+    let key = raw::read_str(env, argv[0], &mut buf, "key")?;
+    let (ttl, ttl_fn) = ttl_arg(env, argv[1])?;
+    let within = within(env, argv[3])?;
     let opts = LoadOptions {
         ttl,
-        max_age: raw::opt_ms(env, a.argv[3], "maxAge")?,
+        max_age: raw::opt_ms(env, argv[2], "maxAge")?,
         within: &within,
-        policy: policy_options(env, a.argv[6])?,
+        policy: policy_options(env, argv[5])?,
         ..Default::default()
     };
     let mut entry = 0f64;
-    check(env, sys::napi_get_value_double(env, a.argv[7], &mut entry))?;
+    check(env, sys::napi_get_value_double(env, argv[6], &mut entry))?;
     if entry > 0.0 {
         return match h.cache.load_entry(key, &opts, entry == 1.0) {
-            Ok(op) => pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, true, a.argv[5]),
+            Ok(op) => pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, true, argv[4]),
             Err(e) => Err(errors::throw(env, &e)),
         };
     }
@@ -281,10 +276,17 @@ load, 8, |a| {
         Ok(Lookup::Hit(v)) => hit_to_js(env, &h.cache, v),
         Ok(Lookup::Absent) => Ok(raw::undefined(env)),
         Ok(Lookup::Pending(op)) => {
-            pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, false, a.argv[5])
+            pending_load(env, h.wake, op, h.size_of.clone(), ttl_fn, false, argv[4])
         }
         Err(e) => Err(errors::throw(env, &e)),
     }
+}
+
+js_fn!(
+/// `cache.load(...)`, bound to one cache (see `load_on`).
+bound_load, 7, |a| {
+    let h = raw::data_ref::<Handle, 7>(&a)?;
+    load_on(a.env, h, &a.argv)
 });
 
 /// `cache.set(key, value, ttl, out)` for `setSync` and `set`: whether it was stored, or

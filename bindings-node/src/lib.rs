@@ -1,8 +1,9 @@
 //! Node binding of the flightcache core: the native half of the npm package `flightcache`.
 //!
 //! `index.js` holds the `Cache` class; each method calls one of the plain functions here
-//! with the cache's handle (a type-tagged External, kept in a private field). The hit path
-//! (`getSync`) is a single native call bound to one cache. This crate runs nothing of the
+//! with the cache's handle (a type-tagged External, kept in a private field), whose tag
+//! each call checks. The hottest calls (`getSync`, `has`, `set`, `load`) are functions
+//! bound to one cache instead: they take no handle, so they have none to check. This crate runs nothing of the
 //! cache's rules: it converts values, drives the core's operations from the JS thread (see
 //! `op`), and maps errors. Its files mirror the Python binding's: `cache`, `op`, `host`,
 //! `value`, `errors`, `memo`, `clock`, `stores`, plus `raw` (Node-API helpers).
@@ -73,7 +74,6 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("namespace", cache::namespace),
     ("bind", cache::bind),
     ("lookup", cache::lookup),
-    ("load", cache::load),
     ("add", cache::add),
     ("del", cache::del),
     ("expire", cache::expire),

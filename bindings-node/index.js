@@ -19,6 +19,8 @@ const DONE = 0
 const FAILED = 1
 const RUN_LOADER = 2
 const SPAWN = 4
+// From here up: run the loader of flight `kind - RUN_LOADER_OF`.
+const RUN_LOADER_OF = 8
 
 // Parked operations, by id: the core wakes one by calling this handler on the JS thread.
 const resumers = new Map()
@@ -83,7 +85,7 @@ function runLoader (op, flight, getValue, key) {
     if (typeof getValue === 'function') {
       const outer = loading.getStore()
       const within = outer === undefined ? [flight] : outer.concat(flight)
-      r = native.runLoader(op, () => loading.run(within, getValue, key))
+      r = native.runLoader(flight, () => loading.run(within, getValue, key))
     } else {
       r = getValue
     }
@@ -123,21 +125,25 @@ function drive (op, getValue, key, background, used = false) {
   try {
     let kind = native.step(op, stepOut)
     for (;;) {
+      if (kind >= RUN_LOADER_OF || kind === RUN_LOADER) {
+        used = true
+        const flight = kind === RUN_LOADER ? undefined : kind - RUN_LOADER_OF
+        const next = runLoader(op, flight, getValue, key)
+        if (typeof next === 'number') {
+          kind = next
+          continue
+        }
+        if (next !== undefined) return driveAfter(next, op, getValue, key, background, used)
+        kind = native.step(op, stepOut)
+        continue
+      }
       const payload = stepOut[0]
       stepOut[0] = undefined
       if (kind === DONE || kind === FAILED) {
         if (!used) ignore(getValue)
         return kind === DONE ? Promise.resolve(payload) : Promise.reject(payload)
       }
-      if (kind === RUN_LOADER) {
-        used = true
-        const next = runLoader(op, payload, getValue, key)
-        if (typeof next === 'number') {
-          kind = next
-          continue
-        }
-        if (next !== undefined) return driveAfter(next, op, getValue, key, background, used)
-      } else if (kind === SPAWN) {
+      if (kind === SPAWN) {
         // This call's background work runs the loader: its answer goes nowhere, a failure
         // is counted in the stats.
         used = true

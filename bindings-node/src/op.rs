@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::task::{Wake as WakeTrait, Waker};
 use std::time::Instant;
 
-use flightcache::{Answer, Op, Step};
+use flightcache::{Answer, FlightId, Op, Step};
 use napi::sys::{self, napi_env, napi_threadsafe_function, napi_value};
 
 use crate::errors;
@@ -279,6 +279,8 @@ const FAILED: f64 = 1.0;
 const RUN_LOADER: f64 = 2.0;
 const PARK: f64 = 3.0;
 const SPAWN: f64 = 4.0;
+/// From here up: run the loader of flight `kind - RUN_LOADER_OF`.
+const RUN_LOADER_OF: f64 = 8.0;
 
 /// `[value, status, source, ageMs, remainingTtl]`: how a `getEntry` answer was served.
 unsafe fn entry_to_js(env: napi_env, value: napi_value, op: &Op<Val>) -> JsResult<napi_value> {
@@ -345,12 +347,13 @@ unsafe fn step_cell(env: napi_env, cell: &OpCell, out: napi_value) -> JsResult<n
             kind(env, out, FAILED, errors::to_js(env, &e))
         }
         Step::RunLoader => {
-            let flight = match op.flight_id() {
-                Some(f) => raw::number(env, f as f64),
-                None => raw::undefined(env),
+            // The flight's id in the kind itself: no payload to hand over.
+            let kind = match op.flight_id() {
+                Some(f) => RUN_LOADER_OF + f as f64,
+                None => RUN_LOADER,
             };
             drop(slot);
-            kind(env, out, RUN_LOADER, flight)
+            Ok(raw::number(env, kind))
         }
         Step::Park(until) => {
             drop(slot);
@@ -379,14 +382,19 @@ step, 2, |a| {
 });
 
 js_fn!(
-/// runLoader(op, fn): calls fn() marked as the operation's loader on this thread, so that
-/// a synchronous call for the same key from inside it is `reentrant`.
+/// runLoader(flight, fn): calls fn() marked as the loader of `flight` on this thread, so
+/// that a synchronous call for the same key from inside it is `reentrant`. (An id, not an
+/// operation's handle: there is nothing of the operation to reach, so no handle to check.)
 run_loader, 2, |a| {
     let env = a.env;
-    let cell = raw::handle::<OpCell>(env, a.argv[0], Kind::Op)?;
-    let slot = borrow(env, cell)?;
-    let op = slot.as_ref().expect("checked by borrow");
-    op.run_loader(|| raw::call(env, a.argv[1], &[]))
+    if raw::is_undefined(env, a.argv[0]) {
+        return raw::call(env, a.argv[1], &[]);
+    }
+    let mut id = 0f64;
+    if sys::napi_get_value_double(env, a.argv[0], &mut id) != sys::Status::napi_ok {
+        return Err(errors::throw_type(env, "flightcache: not a flight id"));
+    }
+    flightcache::run_as_leader(id as FlightId, || raw::call(env, a.argv[1], &[]))
 });
 
 js_fn!(

@@ -39,7 +39,6 @@ test('every native function refuses a wrong handle, or none, with a TypeError', 
     storeError: ['cache'],
     stats: ['cache'],
     step: ['op'],
-    runLoader: ['op'],
     loaded: ['op'],
     loadedStep: ['op'],
     failed: ['op'],
@@ -63,6 +62,13 @@ test('every native function refuses a wrong handle, or none, with a TypeError', 
     }
   }
   assert.ok(checked > 300)
+  // runLoader takes a flight's id, not a handle: anything else is a TypeError.
+  for (const h of [handles.object, handles.string, handles.cache]) {
+    assert.throws(() => native.runLoader(h, () => 1),
+      (e) => e instanceof TypeError && e.code === errorCodes.WRONG_TYPE && /not a flight id/.test(e.message))
+  }
+  assert.equal(native.runLoader(7, () => 'ran'), 'ran')
+  assert.equal(native.runLoader(undefined, () => 'ran'), 'ran')
   // The classes keep their handles private: borrowing a method for another object fails.
   assert.throws(() => Cache.prototype.setSync.call({ _h: handles.clock }, 'k', 'v'), TypeError)
   assert.throws(() => ManualClock.prototype.advance.call({ _c: handles.cache }, 1), TypeError)

@@ -59,7 +59,7 @@ pub use clock::{Clock, ManualClock};
 pub use error::{Error, ErrorKind, ErrorStatus, LoaderError, RemoteFailure, Result};
 pub use host::{Cacheable, Host, Plain};
 pub use load::driver::{Answer, EntryInfo, Op, Served, Source, Status, Step};
-pub use load::flight::{after_fork_in_child, FlightId};
+pub use load::flight::{after_fork_in_child, run_as_leader, FlightId};
 pub use load::options::{LoadOptions, Ttl};
 pub use load::policy::PolicyOptions;
 pub use memory::expiry::{parse_ttl, DEFAULT_TTL_MS, NEVER, SWEEP_POLL_MS};

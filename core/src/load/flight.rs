@@ -274,8 +274,11 @@ pub(crate) fn leading_here(id: FlightId) -> bool {
     LEADING.with(|l| l.borrow().contains(&id))
 }
 
-/// Runs `f` marked as the loader of flight `id` on this thread.
-pub(crate) fn run_as_leader<R>(id: FlightId, f: impl FnOnce() -> R) -> R {
+/// Runs `f` marked as the loader of flight `id` on this thread: a synchronous load of the
+/// same key from inside `f` is `reentrant` instead of waiting for itself (what
+/// [`Op::run_loader`](crate::Op::run_loader) does, for a host that keeps the flight's id
+/// rather than the operation at hand).
+pub fn run_as_leader<R>(id: FlightId, f: impl FnOnce() -> R) -> R {
     struct Pop;
     impl Drop for Pop {
         fn drop(&mut self) {

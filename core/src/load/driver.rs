@@ -1540,7 +1540,13 @@ impl<V: Clone + 'static> Op<V> {
                 return Some(Answer::Value(e.value));
             }
         }
-        if let Some(f) = map.get(&*self.full).map(|e| &e.0) {
+        // Most misses find no flight in their stripe: no lookup then.
+        let found = if map.is_empty() {
+            None
+        } else {
+            map.get(&*self.full).map(|e| &e.0)
+        };
+        if let Some(f) = found {
             if f.orphaned() || f.is_done() {
                 map.remove(&*self.full);
             } else {

@@ -257,11 +257,14 @@ pub(crate) fn supersede<V>(map: &mut FlightMap<V>, key: &str) {
 
 /// Removes `flight` from the table if it is still the key's current flight.
 pub(crate) fn detach<V>(map: &mut FlightMap<V>, key: &str, flight: &Arc<Flight<V>>) -> bool {
-    if map.get(key).is_some_and(|f| Arc::ptr_eq(&f.0, flight)) {
-        map.remove(key);
-        true
-    } else {
-        false
+    // One lookup when it is (the usual case): taken out, and put back if it is another's.
+    match map.take(key) {
+        Some(f) if Arc::ptr_eq(&f.0, flight) => true,
+        Some(other) => {
+            map.insert(other);
+            false
+        }
+        None => false,
     }
 }
 

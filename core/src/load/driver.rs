@@ -73,6 +73,7 @@ pub enum Answer<V> {
 }
 
 impl<V> Answer<V> {
+    #[cold]
     fn mismatch(&self, want: &str) -> Error {
         Error::invalid(format!("internal: expected {want}, got {}", self.name()))
     }
@@ -87,6 +88,7 @@ impl<V> Answer<V> {
             Answer::Done => "done",
         }
     }
+    #[inline]
     pub fn into_value(self) -> Result<V> {
         match self {
             Answer::Value(v) => Ok(v),

@@ -71,6 +71,7 @@ impl Expiry {
     }
 
     /// The TTL to apply for a call's `ttl` option: validated, defaulted and capped.
+    #[inline]
     pub fn resolve(&self, ttl: Option<f64>) -> Result<u64> {
         let ttl = match ttl {
             Some(ms) => parse_ttl("ttl", ms)?,

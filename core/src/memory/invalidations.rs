@@ -64,6 +64,7 @@ impl Invalidations {
     }
 
     /// The key's generation: read it before a store read, compare it before the fill.
+    #[inline]
     pub fn generation(&self, full: &str) -> u64 {
         self.slot(full)
             .map_or(0, |s| s.load(SeqCst))
@@ -71,6 +72,7 @@ impl Invalidations {
     }
 
     /// What a fill must check: the key's generation and the listening epoch, now.
+    #[inline]
     pub fn seen(&self, full: &str) -> Seen {
         Seen {
             generation: self.generation(full),

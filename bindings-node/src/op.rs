@@ -372,10 +372,10 @@ unsafe fn step_cell(env: napi_env, cell: &OpCell, out: napi_value) -> JsResult<n
 
 js_fn!(
 /// step(op, out) -> kind, with its payload in out[0]: 0 done (the answer), 1 failed (the
-/// error), 2 run the loader (the flight's id), 3 park (milliseconds until a timeout to
-/// apply, or undefined; the operation's id in out[1]), 4 drive this other operation in the
-/// background (a refresh, or a load its caller stopped waiting for). After done or failed
-/// the operation is closed.
+/// error), 3 park (milliseconds until a timeout to apply, or undefined; the operation's id
+/// in out[1]), 4 drive this other operation in the background (a refresh, or a load its
+/// caller stopped waiting for); 8 + id: run the loader of flight `id` (2: of no flight),
+/// with no payload. After done or failed the operation is closed.
 step, 2, |a| {
     let cell = raw::handle::<OpCell>(a.env, a.argv[0], Kind::Op)?;
     step_cell(a.env, cell, a.argv[1])

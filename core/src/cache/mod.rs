@@ -611,16 +611,14 @@ impl<V: Clone + 'static> Cache<V> {
             } else {
                 let deadline = Expiry::deadline(now, ttl);
                 let t = e.times;
-                let times = Times {
+                let times = Times::new(
+                    t.born,
                     deadline,
-                    keep_until: deadline.saturating_add(t.keep_until.saturating_sub(t.deadline)),
-                    refresh_at: self
-                        .inner
-                        .settings
-                        .policy
-                        .refresh_at(t.born, deadline, t.load_ms),
-                    ..t
-                };
+                    deadline.saturating_add(t.keep_until().saturating_sub(t.deadline)),
+                    (self.inner.settings.policy).refresh_at(t.born, deadline, t.load_ms),
+                    t.load_ms,
+                    t.epoch,
+                );
                 (self.inner.memory).write(&map, &full, e.value, e.size, times, now, &mut released);
             }
         }
@@ -798,7 +796,8 @@ impl<V: Clone + 'static> Cache<V> {
         let epoch = seen.map_or_else(|| invalidations.epoch(), |s| s.epoch);
         let mut released = ReleasedEntries::new();
         if current && unchanged {
-            let times = Times { epoch, ..times };
+            let mut times = times;
+            times.epoch = epoch;
             (self.inner.memory).write(&map, full, value, size, times, now, &mut released);
         }
         drop(map);

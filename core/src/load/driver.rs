@@ -1353,14 +1353,14 @@ impl<V: Clone + 'static> Op<V> {
             Body::Handoff(_) => now,
             _ => local(env.fresh_until),
         };
-        let times = Times {
+        let times = Times::new(
             born,
             deadline,
-            keep_until: local(env.stale_until).max(deadline),
-            refresh_at: policy.refresh_at(born, deadline, env.load_ms),
-            load_ms: env.load_ms,
-            epoch: self.cache.inner.memory.invalidations.epoch(),
-        };
+            local(env.stale_until).max(deadline),
+            policy.refresh_at(born, deadline, env.load_ms),
+            env.load_ms,
+            self.cache.inner.memory.invalidations.epoch(),
+        );
         Some((v, size, times, fresh))
     }
 
@@ -1531,7 +1531,7 @@ impl<V: Clone + 'static> Op<V> {
         let mut map = cache.inner.flights.lock(&self.full);
         // A load may have finished since the lookup (a refresh looks for a newer value).
         if let Some(e) = cache.inner.memory.peek_fresh(&self.full, now, load.max_age) {
-            let due = background == Some(Background::Refresh) && now >= e.times.refresh_at;
+            let due = background == Some(Background::Refresh) && now >= e.times.refresh_at();
             if !due {
                 drop(map);
                 self.state = State::Answered(None);
@@ -2313,11 +2313,7 @@ impl<V: Clone + 'static> Op<V> {
                 .call(move |s| Box::pin(async move { s.fill(&key, token, bytes, reclaim).await }))
         };
         let times = if ttl == 0 || too_large {
-            Times {
-                deadline: now,
-                keep_until: now,
-                ..times
-            }
+            times.ended_at(now)
         } else {
             times
         };

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::memory::entry::{Entry, Times};
+use crate::memory::entry::{Entry, Times, MAX_WINDOW_MS};
 use crate::memory::expiry::{parse_ttl, NEVER};
 
 /// The back-off after a failed load when `stale_if_error` is on (SPEC default).
@@ -74,6 +74,18 @@ impl Default for Policy {
     }
 }
 
+/// A stale window: milliseconds below 2^32 - 1 (about 49.7 days), or endless (Infinity).
+/// An entry keeps its window in 32 bits (see `Times`).
+fn window(name: &str, v: f64) -> Result<u64> {
+    let ms = parse_ttl(name, v)?;
+    if ms != NEVER && ms > MAX_WINDOW_MS {
+        return Err(Error::invalid(format!(
+            "{name} must be at most {MAX_WINDOW_MS} ms (about 49.7 days) or Infinity, got {v}"
+        )));
+    }
+    Ok(ms)
+}
+
 fn timeout(name: &str, v: f64) -> Result<Option<Duration>> {
     let ms = parse_ttl(name, v)?;
     Ok((ms != NEVER).then(|| Duration::from_millis(ms)))
@@ -84,10 +96,10 @@ impl Policy {
     pub fn with(&self, o: &PolicyOptions) -> Result<Policy> {
         let mut p = *self;
         if let Some(v) = o.stale_ttl {
-            p.stale_ttl = parse_ttl("stale_ttl", v)?;
+            p.stale_ttl = window("stale_ttl", v)?;
         }
         if let Some(v) = o.stale_if_error {
-            p.stale_if_error = parse_ttl("stale_if_error", v)?;
+            p.stale_if_error = window("stale_if_error", v)?;
         }
         if let Some(v) = o.soft_timeout {
             p.soft_timeout = timeout("soft_timeout", v)?;
@@ -117,14 +129,14 @@ impl Policy {
 
     /// The times of a value written at `now` with `deadline`, whose load took `load_ms`.
     pub fn times(&self, now: u64, deadline: u64, load_ms: u32, epoch: u32) -> Times {
-        Times {
-            born: now,
+        Times::new(
+            now,
             deadline,
-            keep_until: deadline.saturating_add(self.keep_ms()),
-            refresh_at: self.refresh_at(now, deadline, load_ms),
+            deadline.saturating_add(self.keep_ms()),
+            self.refresh_at(now, deadline, load_ms),
             load_ms,
             epoch,
-        }
+        )
     }
 
     /// When a hit starts a refresh of a value made at `born`: after `refresh_ahead` of its

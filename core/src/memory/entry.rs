@@ -4,6 +4,7 @@ use quick_cache::{Lifecycle, Weighter};
 
 use super::bounds::Bounds;
 use crate::clock::Now;
+use crate::memory::expiry::NEVER;
 
 /// A stored key. Keys up to 24 bytes live inside the entry itself: a lookup then compares
 /// the key without following a pointer to another cache line, and no allocation is made.
@@ -18,6 +19,12 @@ pub(crate) struct Entry<V> {
 }
 
 /// When an entry was made, how long it lives, and what may happen to it on the way.
+///
+/// 32 bytes: the two windows past and before the deadline are kept as 32-bit millisecond
+/// lengths (an entry of a `u64` value takes 48 bytes, not 56, and a random hit touches less
+/// memory). A stale window is below 2^32 - 1 ms (about 49.7 days) or endless (the options
+/// are checked: `MAX_WINDOW_MS`); a refresh more than that ahead of the deadline starts that
+/// far ahead instead.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Times {
     /// When the value was written (or, for a copy of a store's entry, made), for `max_age`
@@ -25,15 +32,90 @@ pub(crate) struct Times {
     pub born: u64,
     /// The first millisecond at which the entry is expired.
     pub deadline: u64,
-    /// The first millisecond at which an expired entry is no longer kept for stale serving
-    /// (`deadline` when no stale window applies).
-    pub keep_until: u64,
-    /// From this millisecond a hit starts one refresh ahead of expiry (`NEVER`: no refresh).
-    pub refresh_at: u64,
+    /// How long past `deadline` an expired entry is kept for stale serving (`ENDLESS`:
+    /// for ever).
+    kept_for: u32,
+    /// How long before `deadline` a hit starts one refresh ahead of expiry (`ENDLESS`: no
+    /// refresh).
+    refresh_lead: u32,
     /// How long the load that made the value took (ms, on the cache's clock).
     pub load_ms: u32,
     /// The listening epoch the value was read or written in (see `invalidations`).
     pub epoch: u32,
+}
+
+/// The one 32-bit window length that stands for "without end".
+const ENDLESS: u32 = u32::MAX;
+
+/// The longest stale window an option may ask for (ms); longer ones are refused, except
+/// an endless one.
+pub(crate) const MAX_WINDOW_MS: u64 = ENDLESS as u64 - 1;
+
+impl Times {
+    /// `keep_until` is at or after `deadline`; `refresh_at` at or before it, or `NEVER`.
+    pub fn new(
+        born: u64,
+        deadline: u64,
+        keep_until: u64,
+        refresh_at: u64,
+        load_ms: u32,
+        epoch: u32,
+    ) -> Times {
+        let mut t = Times {
+            born,
+            deadline,
+            kept_for: 0,
+            refresh_lead: ENDLESS,
+            load_ms,
+            epoch,
+        };
+        t.set_keep_until(keep_until);
+        t.set_refresh_at(refresh_at);
+        t
+    }
+
+    /// The first millisecond at which an expired entry is no longer kept for stale serving
+    /// (`deadline` when no stale window applies).
+    #[inline]
+    pub fn keep_until(&self) -> u64 {
+        if self.kept_for == ENDLESS {
+            NEVER
+        } else {
+            self.deadline.saturating_add(self.kept_for as u64)
+        }
+    }
+
+    /// From this millisecond a hit starts one refresh ahead of expiry (`NEVER`: no
+    /// refresh).
+    #[inline]
+    pub fn refresh_at(&self) -> u64 {
+        if self.refresh_lead == ENDLESS || self.deadline == NEVER {
+            NEVER
+        } else {
+            self.deadline.saturating_sub(self.refresh_lead as u64)
+        }
+    }
+
+    pub fn set_keep_until(&mut self, keep_until: u64) {
+        self.kept_for = if keep_until == NEVER {
+            ENDLESS
+        } else {
+            keep_until.saturating_sub(self.deadline).min(MAX_WINDOW_MS) as u32
+        };
+    }
+
+    pub fn set_refresh_at(&mut self, refresh_at: u64) {
+        self.refresh_lead = if refresh_at == NEVER || self.deadline == NEVER {
+            ENDLESS
+        } else {
+            self.deadline.saturating_sub(refresh_at).min(MAX_WINDOW_MS) as u32
+        };
+    }
+
+    /// Expired now and kept no longer (a value handed to waiters but not kept).
+    pub fn ended_at(self, now: u64) -> Times {
+        Times::new(self.born, now, now, NEVER, self.load_ms, self.epoch)
+    }
 }
 
 impl<V> Entry<V> {
@@ -46,7 +128,7 @@ impl<V> Entry<V> {
     /// Still kept: live, or expired within its stale window.
     #[inline]
     pub fn kept(&self, now: u64) -> bool {
-        self.times.keep_until > now
+        self.times.keep_until() > now
     }
 
     #[inline]
@@ -89,5 +171,53 @@ impl<V> Lifecycle<Key, Entry<V>> for Released {
     #[inline]
     fn on_evict(&self, state: &mut Self::RequestState, key: Key, entry: Entry<V>) {
         state.push((key, entry));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_of_a_word_takes_48_bytes() {
+        assert_eq!(std::mem::size_of::<Times>(), 32);
+        assert_eq!(std::mem::size_of::<Entry<u64>>(), 48);
+    }
+
+    #[test]
+    fn the_windows_come_back_as_given() {
+        let t = Times::new(100, 1_000, 6_000, 800, 5, 2);
+        assert_eq!(
+            (t.born, t.deadline, t.keep_until(), t.refresh_at()),
+            (100, 1_000, 6_000, 800)
+        );
+        assert_eq!((t.load_ms, t.epoch), (5, 2));
+        let t = Times::new(100, 1_000, 1_000, NEVER, 0, 0);
+        assert_eq!((t.keep_until(), t.refresh_at()), (1_000, NEVER));
+        let t = Times::new(0, 1_000, NEVER, NEVER, 0, 0);
+        assert_eq!(
+            t.keep_until(),
+            NEVER,
+            "an endless stale window stays endless"
+        );
+        let t = Times::new(0, NEVER, NEVER, 5, 0, 0);
+        assert_eq!((t.keep_until(), t.refresh_at()), (NEVER, NEVER));
+        let w = MAX_WINDOW_MS;
+        let t = Times::new(0, 10, 10 + w, 10, 0, 0);
+        assert_eq!(
+            t.keep_until(),
+            10 + w,
+            "the longest window an option may ask for"
+        );
+        let t = Times::new(0, 10, 10, 10, 0, 0).ended_at(7);
+        assert_eq!((t.deadline, t.keep_until(), t.refresh_at()), (7, 7, NEVER));
+    }
+
+    #[test]
+    fn a_refresh_further_ahead_than_32_bits_starts_that_far_ahead() {
+        let day = 86_400_000;
+        let t = Times::new(0, 100 * day, 100 * day, 10 * day, 0, 0);
+        assert_eq!(t.refresh_at(), 100 * day - MAX_WINDOW_MS);
+        assert!(t.refresh_at() > 10 * day && t.refresh_at() < 100 * day);
     }
 }

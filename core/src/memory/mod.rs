@@ -94,13 +94,13 @@ impl<V: Clone> Memory<V> {
                     return Found::Unverified(e.value);
                 }
                 self.counters.hit();
-                if now.reached(e.times.refresh_at) {
+                if now.reached(e.times.refresh_at()) {
                     Found::Aging(e.value)
                 } else {
                     Found::Fresh(e.value)
                 }
             }
-            Some(e) if !now.reached(e.times.keep_until) => Found::Stale(e),
+            Some(e) if !now.reached(e.times.keep_until()) => Found::Stale(e),
             Some(_) => {
                 self.counters.miss();
                 self.remove_expired(full, now.exact());
@@ -189,7 +189,7 @@ impl<V: Clone> Memory<V> {
     ) -> bool {
         let key_bytes = full.len() as u64;
         if times.deadline > now
-            || times.keep_until <= now
+            || times.keep_until() <= now
             || self.bounds.check(key_bytes, size).is_err()
             || self.map.contains_key(full)
         {
@@ -221,7 +221,7 @@ impl<V: Clone> Memory<V> {
         let first = released.len();
         self.map
             .insert_with_lifecycle(Key::from(full), Entry { value, size, times }, released);
-        self.expiry.note(times.keep_until);
+        self.expiry.note(times.keep_until());
         let (mut evicted, mut expired) = (0u64, 0u64);
         let mut own = 0;
         // What the releases free is added up here and counted once with the new entry (one
@@ -346,7 +346,7 @@ impl<V: Clone> Memory<V> {
         let min_survivor = Cell::new(NEVER);
         self.map.retain(|k, e| {
             if e.kept(now) {
-                min_survivor.set(min_survivor.get().min(e.times.keep_until));
+                min_survivor.set(min_survivor.get().min(e.times.keep_until()));
                 true
             } else {
                 graveyard.borrow_mut().push((k.clone(), e.clone()));

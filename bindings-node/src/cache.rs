@@ -199,9 +199,9 @@ bound_has, 1, |a| {
 });
 
 js_fn!(
-/// bind(h) -> [getSync(key), has(key), set(key, value, ttl, out), load(key, ...)]: functions bound to the
-/// cache of `h`, so that the hottest calls pass no handle to check (each function holds
-/// its own handle to the cache).
+/// bind(h) -> [getSync(key), has(key), set(key, value, ttl, out), load(key, ...)]:
+/// functions bound to the cache of `h`, so that the hottest calls pass no handle to check
+/// (each function holds its own handle to the cache).
 bind, 1, |a| {
     let env = a.env;
     let h = handle(env, a.argv[0])?;

@@ -611,14 +611,9 @@ impl<V: Clone + 'static> Cache<V> {
             } else {
                 let deadline = Expiry::deadline(now, ttl);
                 let t = e.times;
-                let times = Times::new(
-                    t.born,
-                    deadline,
-                    deadline.saturating_add(t.keep_until().saturating_sub(t.deadline)),
-                    (self.inner.settings.policy).refresh_at(t.born, deadline, t.load_ms),
-                    t.load_ms,
-                    t.epoch,
-                );
+                let refresh_at =
+                    (self.inner.settings.policy).refresh_at(t.born, deadline, t.load_ms);
+                let times = t.with_deadline(deadline, refresh_at);
                 (self.inner.memory).write(&map, &full, e.value, e.size, times, now, &mut released);
             }
         }

@@ -112,6 +112,23 @@ impl Times {
         };
     }
 
+    /// The same times with a new deadline (`expire`): the stale window keeps its length (none
+    /// when the old deadline was `NEVER`, which left no length to keep).
+    pub fn with_deadline(self, deadline: u64, refresh_at: u64) -> Times {
+        let kept_for = if self.deadline == NEVER {
+            0
+        } else {
+            self.kept_for
+        };
+        let mut t = Times {
+            deadline,
+            kept_for,
+            ..self
+        };
+        t.set_refresh_at(refresh_at);
+        t
+    }
+
     /// Expired now and kept no longer (a value handed to waiters but not kept).
     pub fn ended_at(self, now: u64) -> Times {
         Times::new(self.born, now, now, NEVER, self.load_ms, self.epoch)
@@ -208,6 +225,17 @@ mod tests {
             t.keep_until(),
             10 + w,
             "the longest window an option may ask for"
+        );
+        let t = Times::new(0, 1_000, NEVER, NEVER, 0, 0).with_deadline(500, NEVER);
+        assert_eq!(
+            t.keep_until(),
+            NEVER,
+            "a shorter TTL keeps an endless window endless"
+        );
+        let t = Times::new(0, 1_000, 3_000, NEVER, 0, 0).with_deadline(500, 400);
+        assert_eq!(
+            (t.deadline, t.keep_until(), t.refresh_at()),
+            (500, 2_500, 400)
         );
         let t = Times::new(0, 10, 10, 10, 0, 0).ended_at(7);
         assert_eq!((t.deadline, t.keep_until(), t.refresh_at()), (7, 7, NEVER));

@@ -195,6 +195,34 @@ impl<T: Send, U: Send> Wake for Chain<T, U> {
     }
 }
 
+thread_local! {
+    static CURRENT_PARKER: std::cell::Cell<Option<(u64, Parker, Waker)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// This thread's parker, lent by [`Parker::current`]; given back when dropped.
+pub struct CurrentParker(Option<(u64, Parker, Waker)>);
+
+impl CurrentParker {
+    pub fn parker(&self) -> &Parker {
+        &self.0.as_ref().expect("lent until dropped").1
+    }
+
+    pub fn waker(&self) -> &Waker {
+        &self.0.as_ref().expect("lent until dropped").2
+    }
+}
+
+impl Drop for CurrentParker {
+    fn drop(&mut self) {
+        let mine = self.0.take();
+        let _ = CURRENT_PARKER.try_with(|c| {
+            let outer = c.take();
+            c.set(outer.or(mine));
+        });
+    }
+}
+
 /// Blocks a thread until it is woken: the waker a blocking host hands the core.
 #[derive(Clone)]
 pub struct Parker(Arc<ParkerInner>);
@@ -232,18 +260,20 @@ impl Parker {
         Waker::from(self.0.clone())
     }
 
-    /// Runs `f` with this thread's parker and its waker, made once per thread: a blocking
-    /// wait then costs no allocation and no reference count. A wake left over from an
-    /// earlier wait only makes the first `park_until` return early, which callers that
-    /// look again after each wake allow. A call inside `f` (a loader that waits for
-    /// another key) gets a parker of its own.
+    /// Runs `f` with this thread's parker and its waker (see [`Parker::current`]).
     pub fn with_current<R>(f: impl FnOnce(&Parker, &Waker) -> R) -> R {
-        thread_local! {
-            static CURRENT: std::cell::Cell<Option<(u64, Parker, Waker)>> =
-                const { std::cell::Cell::new(None) };
-        }
+        let current = Parker::current();
+        f(current.parker(), current.waker())
+    }
+
+    /// This thread's parker and its waker, made once per thread and lent until the guard
+    /// drops: a blocking wait then costs no allocation and no reference count. A wake left
+    /// over from an earlier wait only makes the first `park_until` return early, which
+    /// callers that look again after each wake allow. A wait while the guard is out (a
+    /// loader that waits for another key) gets a parker of its own.
+    pub fn current() -> CurrentParker {
         let generation = crate::load::flight::fork_generation();
-        let mine = CURRENT
+        let mine = CURRENT_PARKER
             .try_with(|c| c.take())
             .ok()
             .flatten()
@@ -254,19 +284,7 @@ impl Parker {
                 let w = p.waker();
                 (generation, p, w)
             });
-        struct PutBack(Option<(u64, Parker, Waker)>);
-        impl Drop for PutBack {
-            fn drop(&mut self) {
-                let mine = self.0.take();
-                let _ = CURRENT.try_with(|c| {
-                    let outer = c.take();
-                    c.set(outer.or(mine));
-                });
-            }
-        }
-        let back = PutBack(Some(mine));
-        let (_, p, w) = back.0.as_ref().expect("set above");
-        f(p, w)
+        CurrentParker(Some(mine))
     }
 
     /// Waits until woken or `deadline`; returns whether it was woken. A wake that came

@@ -18,6 +18,7 @@ use std::task::Waker;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::Error;
+use crate::memory::entry::Key;
 
 /// Identifies one flight; bindings keep the ids a loader runs inside, so that a loader
 /// asking for its own key is told so instead of waiting for itself.
@@ -41,7 +42,7 @@ struct State<V> {
 pub(crate) struct Flight<V> {
     pub id: FlightId,
     /// The key with its namespace prefix; the flight table is keyed by it.
-    full: Box<str>,
+    full: Key,
     /// Where the caller's key starts in `full`, for messages.
     prefix_len: usize,
     /// The process generation the flight was started in (see [`after_fork_in_child`]).

@@ -474,10 +474,10 @@ enum Begin<V> {
 }
 
 impl<V: Clone + 'static> Begin<V> {
-    /// Joins or starts the flight of `full`. A miss decides before its operation is built:
-    /// the stripe lock and the re-check take atomic instructions, which wait for every
-    /// store before them, and building the operation first made a load miss about 50 ns
-    /// slower.
+    /// Joins or starts the flight of `full`. A miss decides before its operation is built
+    /// (from the key and the time its lookup read), so the operation starts in the phase
+    /// it is decided into; a caller's flights known only later are checked by
+    /// [`Op::set_within`].
     fn decide(
         cache: &Cache<V>,
         full: &str,

@@ -2,17 +2,19 @@
 //! clock (epoch milliseconds) for anything shared with other processes, or a manual clock
 //! for tests that drives both.
 //!
-//! An expired entry is never returned, to the millisecond, yet the precise monotonic read
-//! (on x86 Linux, `rdtsc` behind a fence, which keeps the CPU from overlapping one lookup's
-//! memory misses with the next) cost as much as the lookup itself in a tight loop of hits.
+//! An expired entry is never returned, to the millisecond, yet reading the precise
+//! monotonic clock on every hit cost as much as the lookup itself (on x86, the time-stamp
+//! counter read keeps the CPU from overlapping one lookup's memory misses with the next).
 //! So a call reads the time in two steps ([`Now`]): first a cheap *upper bound* of the
-//! time ([`Clock::upper_ms`]: the unfenced time-stamp counter, scaled by a rate measured
-//! against the precise clock, plus a safety margin), which proves an entry live whenever
-//! its deadline is later than the bound; only a decision the bound cannot settle (a
-//! deadline, a refresh point or the sweep within about a millisecond) reads the precise
-//! clock. Every decision is therefore the one the precise clock would give. Where the
-//! counter is not the kernel's clock source, or off x86-64 Linux, and on a `ManualClock`,
-//! the bound is the precise time itself.
+//! time ([`Clock::upper_ms`]: on Linux, the kernel's coarse monotonic clock, which the
+//! kernel moves on each timer tick and the vDSO reads without a system call, plus a margin
+//! of five ticks), which proves an entry live whenever its deadline is later than the
+//! bound; only a decision the bound cannot settle (a deadline, a refresh point or the
+//! sweep within about the margin) reads the precise clock. Every decision is therefore the
+//! one the precise clock would give, as long as the kernel's timekeeping is less than the
+//! margin behind (it is a tick or two behind at most here, 6 ms measured at 250 Hz, also
+//! with every CPU busy; the kernel takes the update over from a CPU that stalls it for five
+//! ticks). Off Linux, and on a `ManualClock`, the bound is the precise time itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,21 +43,18 @@ impl Default for Clock {
 #[derive(Clone, Debug)]
 pub struct SystemClock {
     origin: Instant,
-    /// `origin` in nanoseconds after the process's counter base ([`tsc`]), for the bound.
-    #[cfg_attr(
-        not(all(target_arch = "x86_64", target_os = "linux")),
-        allow(dead_code)
-    )]
-    origin_ns: u64,
+    /// The bound's clock at (or just before) `origin`, in ns, and the margin added to it.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    coarse: Option<(u64, u64)>,
 }
 
 impl SystemClock {
     pub fn new() -> Self {
-        let base = tsc::base();
-        let origin = Instant::now();
+        // Read before `origin`: the bound counts from no later than the precise clock does.
+        let coarse = coarse::origin_and_margin();
         SystemClock {
-            origin,
-            origin_ns: origin.duration_since(base).as_nanos() as u64,
+            origin: Instant::now(),
+            coarse,
         }
     }
 
@@ -64,11 +63,14 @@ impl SystemClock {
         self.origin.elapsed().as_millis() as u64
     }
 
-    /// At least [`SystemClock::now_ms`] at any instant of the call.
+    /// At least [`SystemClock::now_ms`] at any instant of the call (see the module's
+    /// comment for the condition).
     #[inline]
     fn upper_ms(&self) -> u64 {
-        match tsc::upper_ns() {
-            Some(ns) => ns.saturating_sub(self.origin_ns) / 1_000_000,
+        match self.coarse {
+            Some((origin_ns, margin_ns)) => {
+                (coarse::now_ns() + margin_ns).saturating_sub(origin_ns) / 1_000_000
+            }
             None => self.now_ms(),
         }
     }
@@ -212,185 +214,60 @@ impl<'c> Now<'c> {
     }
 }
 
-/// The cheap bound of the monotonic clock: the time-stamp counter read without a fence,
-/// scaled by a rate measured against the precise clock.
-mod tsc {
-    use std::sync::OnceLock;
-    use std::time::Instant;
+/// The kernel's coarse monotonic clock (Linux): the time of the last timer tick.
+mod coarse {
+    /// Ticks the kernel's timekeeping may be behind before the bound could be low. The
+    /// kernel itself takes the update over from a CPU that has stalled it for five ticks.
+    #[cfg(target_os = "linux")]
+    const MARGIN_TICKS: u64 = 5;
 
-    static BASE: OnceLock<Instant> = OnceLock::new();
-
-    /// The instant the bound counts from (the first clock of the process).
-    pub fn base() -> Instant {
-        *BASE.get_or_init(Instant::now)
-    }
-
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    #[cfg(target_os = "linux")]
     #[inline]
-    pub fn upper_ns() -> Option<u64> {
-        None
+    fn read(clock: libc::clockid_t) -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the duration of the call, and
+        // both clocks read here exist on every Linux the crate builds for.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
     }
 
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    pub use imp::upper_ns;
+    /// The coarse clock now, in ns (the vDSO reads it without a system call).
+    #[cfg(target_os = "linux")]
+    #[inline]
+    pub fn now_ns() -> u64 {
+        read(libc::CLOCK_MONOTONIC_COARSE)
+    }
 
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    mod imp {
-        use std::arch::x86_64::{_mm_lfence, _rdtsc};
-        use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering::*};
-        use std::time::Instant;
+    #[cfg(not(target_os = "linux"))]
+    #[inline]
+    pub fn now_ns() -> u64 {
+        0
+    }
 
-        /// Added to every bound. It covers an unfenced read that the CPU ran early (by
-        /// far less than a microsecond: `rdtsc` may start before the instructions before
-        /// it), the pairing error of the anchor and the rate, and rounding.
-        const MARGIN_NS: u64 = 1_000_000;
-        /// A read more than this many ticks after the anchor reads the precise clock and
-        /// moves the anchor (about 0.1 s at 2.6 GHz), so that an error of the rate adds
-        /// little: the rate is over-estimated by 1/512 (0.2%, more than the kernel ever
-        /// slews its clock against the counter, at most 0.05%), at most 0.2 ms here.
-        const MAX_SPAN_TICKS: u64 = 1 << 28;
-        /// The rate is measured over at least this long before the bound is used.
-        const CALIBRATION_NS: u64 = 10_000_000;
-
-        /// The anchor (a counter reading and the precise time just after it) and the
-        /// rate, behind a sequence lock: `seq` is odd while they are being written.
-        #[repr(align(64))]
-        struct Anchor {
-            seq: AtomicU64,
-            tsc: AtomicU64,
-            ns: AtomicU64,
-            /// Nanoseconds per tick × 2^32, over-estimated; 0 until measured.
-            mult: AtomicU64,
-            /// The precise time just before the first anchor's reading (for the rate).
-            first_before: AtomicU64,
-        }
-
-        static ANCHOR: Anchor = Anchor {
-            seq: AtomicU64::new(0),
-            tsc: AtomicU64::new(0),
-            ns: AtomicU64::new(0),
-            mult: AtomicU64::new(0),
-            first_before: AtomicU64::new(0),
+    /// The precise monotonic clock now (the clock `Instant` reads, and the coarse one
+    /// follows) and the margin, in ns; `None` where no coarse clock can serve.
+    #[cfg(target_os = "linux")]
+    pub fn origin_and_margin() -> Option<(u64, u64)> {
+        let mut res = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
         };
-
-        const UNKNOWN: u8 = 0;
-        const USABLE: u8 = 1;
-        const UNUSABLE: u8 = 2;
-        /// Whether the counter may be used (see `counter_is_the_clock`: the kernel then
-        /// checked it is in step on every CPU).
-        static SOURCE: AtomicU8 = AtomicU8::new(UNKNOWN);
-
-        /// At least the precise monotonic time (ns after [`super::base`]) at any instant
-        /// of the call; at most about 1.2 ms more.
-        #[inline]
-        pub fn upper_ns() -> Option<u64> {
-            let a = &ANCHOR;
-            let seq = a.seq.load(Acquire);
-            let (tsc, ns, mult) = (
-                a.tsc.load(Relaxed),
-                a.ns.load(Relaxed),
-                a.mult.load(Relaxed),
-            );
-            // SAFETY: `rdtsc` exists on every x86-64 CPU, reads a register and touches no
-            // memory. Without a fence it may run a little before the instructions ahead
-            // of it, which reads an earlier time: MARGIN_NS covers that.
-            let now = unsafe { _rdtsc() };
-            fence(Acquire);
-            if seq & 1 == 0 && a.seq.load(Relaxed) == seq && mult != 0 {
-                if let Some(dt) = now.checked_sub(tsc).filter(|&d| d <= MAX_SPAN_TICKS) {
-                    let elapsed = ((dt as u128 * mult as u128) >> 32) as u64;
-                    return Some(ns + elapsed + MARGIN_NS);
-                }
-            }
-            slow()
+        // SAFETY: as in `read`.
+        let ok = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut res) } == 0;
+        let tick_ns = res.tv_sec as u64 * 1_000_000_000 + res.tv_nsec as u64;
+        // A tick longer than 20 ms would leave the bound too loose to settle anything.
+        if !ok || tick_ns == 0 || tick_ns > 20_000_000 {
+            return None;
         }
+        Some((read(libc::CLOCK_MONOTONIC), MARGIN_TICKS * tick_ns))
+    }
 
-        /// Whether the counter is the kernel's clock source, and runs at a constant rate
-        /// that does not stop in idle states (so that it cannot stand still while time
-        /// passes).
-        fn counter_is_the_clock() -> bool {
-            let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-            let source = read("/sys/devices/system/clocksource/clocksource0/current_clocksource");
-            let cpu = read("/proc/cpuinfo");
-            let flags = cpu.lines().find(|l| l.starts_with("flags")).unwrap_or("");
-            let has = |f: &str| flags.split_whitespace().any(|x| x == f);
-            source.trim() == "tsc" && has("constant_tsc") && has("nonstop_tsc")
-        }
-
-        /// A counter reading with the precise time just before and just after it: the
-        /// time of the reading lies between the two, however long the thread was held up.
-        /// A few tries for a narrow pair (a wide one is as safe, only less tight).
-        fn pair(base: Instant) -> (u64, u64, u64) {
-            let mut best = (0, 0, u64::MAX);
-            for _ in 0..8 {
-                let before = base.elapsed().as_nanos() as u64;
-                // SAFETY: as in `upper_ns`; the fences keep the reading between the two
-                // reads of the precise clock.
-                let tsc = unsafe {
-                    _mm_lfence();
-                    let t = _rdtsc();
-                    _mm_lfence();
-                    t
-                };
-                let after = base.elapsed().as_nanos() as u64;
-                if after - before < best.2 - best.1 {
-                    best = (tsc, before, after);
-                }
-                if after - before <= 20_000 {
-                    break;
-                }
-            }
-            best
-        }
-
-        /// No bound yet, or the anchor is too old: the precise time (itself a bound),
-        /// moving the anchor, and measuring the rate once enough time has passed.
-        #[cold]
-        fn slow() -> Option<u64> {
-            match SOURCE.load(Relaxed) {
-                USABLE => {}
-                UNUSABLE => return None,
-                _ => {
-                    let tsc = counter_is_the_clock();
-                    SOURCE.store(if tsc { USABLE } else { UNUSABLE }, Relaxed);
-                    if !tsc {
-                        return None;
-                    }
-                }
-            }
-            // The anchor takes the time after the reading (never below the time of the
-            // reading); the rate is measured from the time before the first reading to the
-            // time after this one (never below the true rate): both err on the safe side.
-            let (tsc, before, ns) = pair(super::base());
-            let a = &ANCHOR;
-            let seq = a.seq.load(Relaxed);
-            if seq & 1 == 1
-                || a.seq
-                    .compare_exchange(seq, seq + 1, Relaxed, Relaxed)
-                    .is_err()
-            {
-                return Some(ns); // another thread is moving the anchor
-            }
-            fence(Release);
-            let (tsc0, mut mult) = (a.tsc.load(Relaxed), a.mult.load(Relaxed));
-            if mult == 0 && tsc0 == 0 {
-                a.first_before.store(before, Relaxed);
-            } else if mult == 0 {
-                // Measure the rate against the first anchor, once it is far enough back.
-                let before0 = a.first_before.load(Relaxed);
-                if ns.saturating_sub(before0) < CALIBRATION_NS || tsc <= tsc0 {
-                    a.seq.store(seq + 2, Release);
-                    return Some(ns);
-                }
-                let per_tick = (ns - before0) as f64 / (tsc - tsc0) as f64;
-                mult = (per_tick * (1.0 + 1.0 / 512.0) * 4_294_967_296.0).ceil() as u64;
-            }
-            a.tsc.store(tsc, Relaxed);
-            a.ns.store(ns, Relaxed);
-            a.mult.store(mult, Relaxed);
-            a.seq.store(seq + 2, Release);
-            Some(ns)
-        }
+    #[cfg(not(target_os = "linux"))]
+    pub fn origin_and_margin() -> Option<(u64, u64)> {
+        None
     }
 }
 
@@ -419,20 +296,34 @@ mod tests {
     fn the_bound_is_never_below_the_precise_time_and_close_above_it() {
         let c = Clock::default();
         let start = Instant::now();
-        // Past the rate's measurement (10 ms), and across a few moves of the anchor.
+        // Across many ticks of the kernel's clock.
         while start.elapsed() < std::time::Duration::from_millis(300) {
             let before = c.now_ms();
             let upper = c.upper_ms();
             let after = c.now_ms();
             assert!(before <= upper, "bound {upper} below the time {before}");
-            // The bound is about a millisecond above the time of its reading (more only
-            // if the machine held the thread up while the rate was measured): a sanity
-            // check that it follows the clock, not a timing.
+            // The bound is at most the margin (five ticks) and a tick above the time of its
+            // reading: a sanity check that it follows the clock, not a timing.
             assert!(
                 upper <= after + 1000,
                 "bound {upper} far above the time {after}"
             );
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn on_linux_the_bound_is_the_coarse_clock() {
+        let Clock::System(s) = Clock::default() else {
+            unreachable!()
+        };
+        let (_, margin_ns) = s
+            .coarse
+            .expect("a coarse clock with a tick of at most 20 ms");
+        assert!(
+            margin_ns > 0 && margin_ns <= 100_000_000,
+            "margin {margin_ns} ns"
+        );
     }
 
     #[test]

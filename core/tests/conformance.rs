@@ -711,10 +711,16 @@ fn value_arg(step: &Value) -> Result<Value, String> {
 }
 
 impl Runner {
-    fn new(options: &Value) -> Result<Self, String> {
+    /// `system_clock` (`"clock": "system"`): the cache keeps the system clock (real time;
+    /// `advance` moves nothing it reads).
+    fn new(options: &Value, system_clock: bool) -> Result<Self, String> {
         let clock = ManualClock::new();
-        let cache = C::new(config(options, &clock)?)
-            .map_err(|e| format!("the scenario's cache cannot be made: {e}"))?;
+        let mut config = config(options, &clock)?;
+        if system_clock {
+            config.clock = Default::default();
+        }
+        let cache =
+            C::new(config).map_err(|e| format!("the scenario's cache cannot be made: {e}"))?;
         Ok(Runner {
             clock,
             cache,
@@ -1358,10 +1364,16 @@ fn run_steps(r: &mut Runner, steps: &[Value], path: &str) -> Result<(), String> 
 
 fn run(sc: &Scenario) -> Result<usize, String> {
     let top = sc.doc.as_object().ok_or("a scenario is a JSON object")?;
-    if let Some(k) = top
-        .keys()
-        .find(|k| !["description", "options", "steps", "in_process_only"].contains(&k.as_str()))
-    {
+    if let Some(k) = top.keys().find(|k| {
+        ![
+            "description",
+            "options",
+            "steps",
+            "in_process_only",
+            "clock",
+        ]
+        .contains(&k.as_str())
+    }) {
         return Err(format!("unknown top-level field {k:?}"));
     }
     if let Ok(url) = std::env::var("CONFORMANCE_STORE") {
@@ -1378,7 +1390,8 @@ fn run(sc: &Scenario) -> Result<usize, String> {
         }
     }
     let options = sc.doc.get("options").cloned().unwrap_or(json!({}));
-    let mut r = Runner::new(&options)?;
+    let system_clock = sc.doc.get("clock").and_then(Value::as_str) == Some("system");
+    let mut r = Runner::new(&options, system_clock)?;
     let steps = sc
         .doc
         .get("steps")

@@ -218,9 +218,13 @@ class Counter:
 # ---------------------------------------------------------------- the runner
 
 class Runner:
-    def __init__(self, options: dict[str, Any]):
+    def __init__(self, options: dict[str, Any], clock: str = "manual"):
         self.clock = ManualClock()
-        self.cache = Cache(clock=self.clock, **cache_options(options))
+        # `"clock": "system"`: the cache keeps the system clock (real time; `advance` moves
+        # nothing it reads).
+        self.cache = Cache(
+            **({} if clock == "system" else {"clock": self.clock}), **cache_options(options)
+        )
         self.deferred: dict[str, Deferred] = {}
         self.groups: dict[str, list[concurrent.futures.Future[Any]]] = {}
         self.memos: dict[str, tuple[Callable[..., Any], Any, bool]] = {}
@@ -679,13 +683,14 @@ def test_scenario(path: Path) -> None:
         "options",
         "steps",
         "in_process_only",
+        "clock",
     }, f"unknown fields in {path.name}"
     if os.environ.get("CONFORMANCE_STORE") and "in_process_only" in doc:
         pytest.skip(f"in-process only: {doc['in_process_only']}")
     if os.environ.get("CONFORMANCE_STORE", "").startswith("redis"):
         # One server for every scenario: each starts with none of flightcache's keys.
         Cache(store=os.environ["CONFORMANCE_STORE"]).clear()
-    r = Runner(doc.get("options", {}))
+    r = Runner(doc.get("options", {}), doc.get("clock", "manual"))
     try:
         run_steps(r, doc["steps"])
         assert not r.groups, f"groups started but never awaited: {list(r.groups)}"

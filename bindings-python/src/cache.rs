@@ -398,11 +398,16 @@ impl Cache {
             let policy = flightcache::PolicyOptions::default();
             return self.get_blocking(py, key, Some(get_value), None, None, None, policy, false);
         }
-        let found = self
+        match self
             .inner
-            .load(convert::key(key)?, &flightcache::LoadOptions::default())
-            .py_err(py)?;
-        self.loaded(py, found, Some(get_value), None, None)
+            .load(convert::key(key)?, &flightcache::LoadOptions::NONE)
+            .py_err(py)?
+        {
+            // Answered here: handing the whole lookup (an operation's size) to `loaded`
+            // copied it on every hit.
+            Lookup::Hit(v) => self.hit(py, v),
+            found => self.loaded(py, found, Some(get_value), None, None),
+        }
     }
 
     /// The answer of a load: a hit at once, else the operation driven on this thread.

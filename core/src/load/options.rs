@@ -56,6 +56,23 @@ pub struct LoadOptions<'a> {
 }
 
 impl LoadOptions<'static> {
+    /// No option: the cache's defaults. A constant, so that a hit passes a reference to it
+    /// instead of building the options on each call.
+    pub const NONE: LoadOptions<'static> = LoadOptions {
+        ttl: Ttl::Default,
+        max_age: None,
+        timeout: None,
+        within: &[],
+        policy: PolicyOptions {
+            stale_ttl: None,
+            stale_if_error: None,
+            soft_timeout: None,
+            hard_timeout: None,
+            refresh_ahead: None,
+            fail_safe_backoff: None,
+        },
+    };
+
     /// Options with a TTL in milliseconds and nothing else.
     pub fn ttl(ms: f64) -> Self {
         LoadOptions {

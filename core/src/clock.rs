@@ -12,9 +12,9 @@
 //! bound; only a decision the bound cannot settle (a deadline, a refresh point or the
 //! sweep within about the margin) reads the precise clock. Every decision is therefore the
 //! one the precise clock would give, as long as the kernel's timekeeping is less than the
-//! margin behind (it is a tick or two behind at most here, 6 ms measured at 250 Hz, also
-//! with every CPU busy; the kernel takes the update over from a CPU that stalls it for five
-//! ticks). Off Linux, and on a `ManualClock`, the bound is the precise time itself.
+//! margin behind (here at 250 Hz it was at most 7.1 ms behind, also with every CPU busy;
+//! `bench/clock_lag.py` measures it; the kernel takes the update over from a CPU that
+//! stalls it for five ticks). Off Linux, and on a `ManualClock`, the bound is the precise time itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -231,6 +231,12 @@ mod coarse {
         // SAFETY: `ts` is a valid, writable timespec for the duration of the call, and
         // both clocks read here exist on every Linux the crate builds for.
         unsafe { libc::clock_gettime(clock, &mut ts) };
+        ns(&ts)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[inline]
+    fn ns(ts: &libc::timespec) -> u64 {
         ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
     }
 
@@ -257,7 +263,7 @@ mod coarse {
         };
         // SAFETY: as in `read`.
         let ok = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut res) } == 0;
-        let tick_ns = res.tv_sec as u64 * 1_000_000_000 + res.tv_nsec as u64;
+        let tick_ns = ns(&res);
         // A tick longer than 20 ms would leave the bound too loose to settle anything.
         if !ok || tick_ns == 0 || tick_ns > 20_000_000 {
             return None;

@@ -1203,8 +1203,7 @@ impl<V: Clone + 'static> Op<V> {
             // Joined before the caller's flights were known (see `Begin::decide`).
             if let Phase::Joined { flight, .. } = &l.phase {
                 if within.contains(&flight.id) {
-                    let key = self.cache.user_key(&self.full).to_string();
-                    self.state = State::Answered(Some(Err(Error::Reentrant { key })));
+                    self.state = State::Answered(Some(Err(self.reentrant())));
                 }
             }
         }
@@ -1635,6 +1634,13 @@ impl<V: Clone + 'static> Op<V> {
         self.apply(d, now)
     }
 
+    /// The error of a caller that would wait for its own load.
+    fn reentrant(&self) -> Error {
+        Error::Reentrant {
+            key: self.cache.user_key(&self.full).to_string(),
+        }
+    }
+
     /// Carries out what [`Begin::decide`] decided: the answer when there is one now.
     fn apply(&mut self, d: Begin<V>, now: u64) -> Option<Answer<V>> {
         let background = self.background;
@@ -1655,8 +1661,7 @@ impl<V: Clone + 'static> Op<V> {
                 Some(Answer::Done)
             }
             Begin::Reentrant => {
-                let key = self.cache.user_key(&self.full).to_string();
-                self.state = State::Answered(Some(Err(Error::Reentrant { key })));
+                self.state = State::Answered(Some(Err(self.reentrant())));
                 None
             }
             Begin::Join(flight) => {

@@ -39,7 +39,7 @@ impl From<f64> for Ttl {
 }
 
 /// Options of one `get` that may load.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct LoadOptions<'a> {
     /// TTL of the loaded value.
     pub ttl: Ttl,
@@ -55,6 +55,12 @@ pub struct LoadOptions<'a> {
     pub policy: PolicyOptions,
 }
 
+impl Default for LoadOptions<'_> {
+    fn default() -> Self {
+        LoadOptions::NONE
+    }
+}
+
 impl LoadOptions<'static> {
     /// No option: the cache's defaults. A constant, so that a hit passes a reference to it
     /// instead of building the options on each call.
@@ -63,14 +69,7 @@ impl LoadOptions<'static> {
         max_age: None,
         timeout: None,
         within: &[],
-        policy: PolicyOptions {
-            stale_ttl: None,
-            stale_if_error: None,
-            soft_timeout: None,
-            hard_timeout: None,
-            refresh_ahead: None,
-            fail_safe_backoff: None,
-        },
+        policy: PolicyOptions::NONE,
     };
 
     /// Options with a TTL in milliseconds and nothing else.

@@ -17,7 +17,7 @@ pub const DEFAULT_FAIL_SAFE_BACKOFF_MS: u64 = 1_000;
 const XFETCH_BETA: f64 = 1.0;
 
 /// The policies as given (a cache's options, or a call's): milliseconds, unvalidated.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PolicyOptions {
     pub stale_ttl: Option<f64>,
     pub stale_if_error: Option<f64>,
@@ -27,7 +27,23 @@ pub struct PolicyOptions {
     pub fail_safe_backoff: Option<f64>,
 }
 
+impl Default for PolicyOptions {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
 impl PolicyOptions {
+    /// No policy given: the cache's (or, for a cache, none).
+    pub const NONE: PolicyOptions = PolicyOptions {
+        stale_ttl: None,
+        stale_if_error: None,
+        soft_timeout: None,
+        hard_timeout: None,
+        refresh_ahead: None,
+        fail_safe_backoff: None,
+    };
+
     /// The options' names, as both languages spell them (Node in camelCase).
     pub const NAMES: [&'static str; 6] = [
         "stale_ttl",

@@ -143,6 +143,7 @@ impl NodeHost {
 impl Host<Val> for NodeHost {
     fn size_of(&mut self, v: &Val) -> flightcache::Result<u64> {
         match v {
+            Val::Short(s) => Ok(s.as_str().len() as u64),
             Val::Ascii(s) | Val::Utf8(s) => Ok(s.len() as u64),
             Val::Undefined => Ok(0),
             Val::Ref(r) => {

@@ -11,7 +11,6 @@
 use std::os::raw::c_char;
 use std::ptr;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use flightcache::value::{
     integer_out_of_range, invalid_string, unshareable, Value, MAX_SAFE_INTEGER,
@@ -60,12 +59,37 @@ impl JsRef {
     }
 }
 
+/// A copy shares the Node-API reference and counts itself in it: a stored value is copied
+/// on every hit, and the count lives in the reference the hit reads anyway (an `Rc` around
+/// the reference would be one more pointer to follow, a cache miss on random keys).
+impl Clone for JsRef {
+    fn clone(&self) -> JsRef {
+        let mut count = 0u32;
+        // SAFETY: a JsRef never leaves the JS thread of `env` (it is neither Send nor Sync),
+        // and the reference, made by that env, is alive (this copy holds one count of it).
+        unsafe {
+            sys::napi_reference_ref(self.env, self.r, &mut count);
+        }
+        JsRef {
+            env: self.env,
+            r: self.r,
+            boxed: self.boxed,
+        }
+    }
+}
+
 impl Drop for JsRef {
     fn drop(&mut self) {
-        // SAFETY: a JsRef never leaves the JS thread of `env` (it is neither Send nor Sync),
-        // and the reference was made by that env.
+        let mut count = 1u32;
+        // SAFETY: as for `clone`; the last copy deletes the reference. If the count cannot
+        // be lowered (the env is being torn down) the reference is left to Node, never
+        // deleted while another copy may still use it.
         unsafe {
-            sys::napi_delete_reference(self.env, self.r);
+            if sys::napi_reference_unref(self.env, self.r, &mut count) == Status::napi_ok
+                && count == 0
+            {
+                sys::napi_delete_reference(self.env, self.r);
+            }
         }
     }
 }
@@ -80,17 +104,49 @@ pub enum Val {
     Num(f64),
     /// An integer beyond ±(2^53 - 1) (from `incr` or a store): a BigInt in JS.
     Int(i64),
-    /// A string of ASCII characters (made back into a JS string without decoding).
-    Ascii(Arc<str>),
-    Utf8(Arc<str>),
-    Ref(Rc<JsRef>),
+    /// A string of at most [`SHORT`] ASCII characters, inside the entry itself: a hit follows
+    /// no pointer to read it (on random keys that pointer is a cache miss, the largest part
+    /// of a hit's time), and it needs no allocation.
+    Short(Short),
+    /// A longer string of ASCII characters (made back into a JS string without decoding).
+    Ascii(Rc<str>),
+    Utf8(Rc<str>),
+    Ref(JsRef),
+}
+
+/// The longest string kept in a [`Val`] itself: 38 bytes keep a `Val` at 40 bytes, and
+/// cover the short strings handlers cache most (ids, tokens of 32 characters, flags).
+pub const SHORT: usize = 38;
+const _: () = assert!(std::mem::size_of::<Val>() == 40);
+
+#[derive(Clone, Copy)]
+pub struct Short {
+    len: u8,
+    bytes: [u8; SHORT],
+}
+
+impl Short {
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        // SAFETY: made only from an ASCII `&str` (see `from_str`), so the first `len`
+        // bytes are valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[..self.len as usize]) }
+    }
 }
 
 pub fn from_str(s: &str) -> Val {
     if s.is_ascii() {
-        Val::Ascii(Arc::from(s))
+        if s.len() <= SHORT {
+            let mut bytes = [0u8; SHORT];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            return Val::Short(Short {
+                len: s.len() as u8,
+                bytes,
+            });
+        }
+        Val::Ascii(Rc::from(s))
     } else {
-        Val::Utf8(Arc::from(s))
+        Val::Utf8(Rc::from(s))
     }
 }
 
@@ -109,6 +165,12 @@ pub fn from_integer(n: i64) -> Val {
 pub unsafe fn to_js(env: napi_env, v: &Val) -> JsResult<napi_value> {
     let mut out = ptr::null_mut();
     let st = match v {
+        Val::Short(s) => sys::napi_create_string_latin1(
+            env,
+            s.bytes.as_ptr() as *const c_char,
+            s.len as isize,
+            &mut out,
+        ),
         Val::Ascii(s) => sys::napi_create_string_latin1(
             env,
             s.as_ptr() as *const c_char,
@@ -144,7 +206,7 @@ pub unsafe fn from_js(env: napi_env, v: napi_value) -> JsResult<Val> {
                     // Not valid Unicode: clear the error and keep the JS string itself.
                     let mut ex = ptr::null_mut();
                     sys::napi_get_and_clear_last_exception(env, &mut ex);
-                    Val::Ref(Rc::new(JsRef::new(env, v)?))
+                    Val::Ref(JsRef::new(env, v)?)
                 }
             }
         }
@@ -160,7 +222,7 @@ pub unsafe fn from_js(env: napi_env, v: napi_value) -> JsResult<Val> {
         }
         ValueType::napi_null => Val::Null,
         ValueType::napi_undefined => Val::Undefined,
-        _ => Val::Ref(Rc::new(JsRef::new(env, v)?)),
+        _ => Val::Ref(JsRef::new(env, v)?),
     })
 }
 
@@ -191,6 +253,7 @@ pub unsafe fn export(env: napi_env, v: &Val) -> flightcache::Result<Value> {
         Val::Bool(b) => Value::Bool(*b),
         Val::Num(n) => Value::from_f64(*n),
         Val::Int(n) => Value::Int(*n),
+        Val::Short(s) => Value::Str(s.as_str().to_string()),
         Val::Ascii(s) | Val::Utf8(s) => Value::Str(s.to_string()),
         Val::Ref(r) => {
             let js = r.get(env).map_err(|_| unshareable("a JS value"))?;
@@ -412,7 +475,7 @@ pub unsafe fn import(env: napi_env, v: Value) -> JsResult<Val> {
         Value::Int(n) => from_integer(n),
         Value::Float(f) => Val::Num(f),
         Value::Str(s) => from_str(&s),
-        other => Val::Ref(Rc::new(JsRef::new(env, value_to_js(env, other)?)?)),
+        other => Val::Ref(JsRef::new(env, value_to_js(env, other)?)?),
     })
 }
 

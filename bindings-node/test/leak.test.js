@@ -1,5 +1,5 @@
 'use strict'
-// No leak: evicted, expired and overwritten values are released (object values are napi
+// No leak: evicted, expired, overwritten and read values are released (object values are napi
 // references, string values Rust memory). Each scenario runs in a child with --expose-gc.
 const test = require('node:test')
 const assert = require('node:assert/strict')

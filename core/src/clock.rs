@@ -5,7 +5,7 @@
 //! An expired entry is never returned, to the millisecond, yet reading the precise
 //! monotonic clock on every hit cost as much as the lookup itself (on x86, the time-stamp
 //! counter read keeps the CPU from overlapping one lookup's memory misses with the next).
-//! So a call reads the time in two steps ([`Now`]): first a cheap *upper bound* of the
+//! So a call reads the time in two steps (`Now`): first a cheap *upper bound* of the
 //! time ([`Clock::upper_ms`]: on Linux, the kernel's coarse monotonic clock, which the
 //! kernel moves on each timer tick and the vDSO reads without a system call, plus a margin
 //! of five ticks), which proves an entry live whenever its deadline is later than the
@@ -93,8 +93,9 @@ impl Clock {
     }
 
     /// An upper bound of [`Clock::now_ms`] that is cheaper to read: at least the precise
-    /// time at any instant of the call, and at most about a millisecond more. Exact on a
-    /// `ManualClock`. Use it through [`Now`].
+    /// time at any instant of the call while the kernel's timekeeping is less than five
+    /// ticks behind, and at most about six ticks more (the coarse clock plus its margin; see
+    /// the module's documentation). Exact on a `ManualClock`. Use it through `Now`.
     #[inline]
     pub fn upper_ms(&self) -> u64 {
         match self {

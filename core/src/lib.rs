@@ -7,7 +7,7 @@
 //! # Layout
 //!
 //! - [`cache`]: the facade, [`Cache`]: every operation, over the tiers below.
-//! - [`memory`](crate::memory) (private): the in-process tier: quick_cache, deadlines,
+//! - `memory` (private): the in-process tier: quick_cache, deadlines,
 //!   bounds, the expiry sweep, invalidations from other processes.
 //! - [`load`]: the load protocol as a state machine ([`Op`]) every language drives, and
 //!   the flights (single-flight in this process).

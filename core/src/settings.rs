@@ -1,5 +1,5 @@
 //! What a cache is built with: [`Config`] as the host gives it (numbers as they come), read
-//! once into [`Settings`] (validated, typed), so that no call re-reads an option.
+//! once into `Settings` (validated, typed), so that no call re-reads an option.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The cache as callers see it: every operation, over the in-process tier, the flights, and
 //! the shared store when one is configured.
 //!
-//! Calls that may need the store return a [`Lookup`] or an [`Op`](crate::Op): an operation the
+//! Calls that may need the store return a [`Lookup`] or an [`Op`]: an operation the
 //! caller drives on its own thread (see [`crate::load`]). Calls that never do return their
 //! answer.
 

@@ -1,7 +1,7 @@
 //! Loading: the one protocol every language drives.
 //!
 //! [`Cache::load`](crate::Cache::load) answers a hit at once; otherwise it returns an
-//! [`Op`]: the rest of the protocol (join this process's flight for the key or lead it,
+//! [`Op`](crate::Op): the rest of the protocol (join this process's flight for the key or lead it,
 //! read the shared store, take the store's lease or wait for another process's load, run
 //! the loader, write the result, time out) as a state machine the caller drives on its own
 //! thread or event loop:

@@ -1,6 +1,6 @@
 //! Shared stores behind the in-process tier: the one trait every store implements (bytes
 //! in, bytes out, async), the in-memory store the tests use, the runtime their I/O runs
-//! on, and the layer that keeps a store from ever failing a handler ([`tier`]).
+//! on, and the layer that keeps a store from ever failing a handler (`tier`).
 //!
 //! A store sees only bytes and keys: envelopes ([`crate::value::envelope`]) written by the
 //! core, under keys that start with [`KEY_PREFIX`]. It never sees a host value, and its

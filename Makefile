@@ -31,6 +31,7 @@ rust-test:
 rust-lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc -q -p flightcache --no-deps
 
 rust-demo:
 	cargo run -q --release -p flightcache --example handler

@@ -28,8 +28,12 @@ pub(crate) fn handle() -> Handle {
         // A fork's child: the old runtime's threads are gone. It is leaked, never dropped:
         // dropping it would wait for threads that will never answer.
     }
+    // One worker: a store call's tasks (the request, the connection's driver) then hand
+    // each other work on one thread, where two workers bounced it between CPUs, and a
+    // wake-up on another CPU costs more than the round trip itself (README, "A blocking
+    // wait"). SQLite's blocking calls run on tokio's blocking pool, not on the worker.
     let runtime = Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("flightcache-io")
         .enable_all()
         .build()

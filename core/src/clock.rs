@@ -14,7 +14,8 @@
 //! one the precise clock would give, as long as the kernel's timekeeping is less than the
 //! margin behind (here at 250 Hz it was at most 7.1 ms behind, also with every CPU busy;
 //! `bench/clock_lag.py` measures it; the kernel takes the update over from a CPU that
-//! stalls it for five ticks). Off Linux, and on a `ManualClock`, the bound is the precise time itself.
+//! stalls it for five ticks). Off Linux, and on a `ManualClock`, the bound is the precise
+//! time itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

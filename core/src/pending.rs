@@ -249,11 +249,10 @@ impl Wake for ParkerInner {
 }
 
 /// How long a blocking wait yields its CPU in a loop before it sleeps. A store's answer
-/// comes back on the runtime's thread; waking a sleeping thread on another CPU took about
-/// 33 µs on the 2-core development VM (a thread ping-pong: 66.7 µs a round trip, 2.9 µs
-/// on one CPU), about as much as a whole Redis round trip.
-const SPIN: Duration = Duration::from_micros(SPIN_US);
-const SPIN_US: u64 = 100;
+/// comes back on the runtime's thread, and on the 2-core development VM a thread hand-off
+/// took up to 66.7 µs a round trip across CPUs against 2.9 µs on one (`examples/
+/// wake_latency.rs`), more than a whole Redis round trip.
+const SPIN: Duration = Duration::from_micros(100);
 
 impl Default for Parker {
     fn default() -> Self {
@@ -338,7 +337,6 @@ impl Parker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn no_wake_is_lost_whether_it_comes_during_the_spin_or_the_sleep() {

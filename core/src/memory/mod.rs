@@ -253,9 +253,11 @@ impl<V: Clone> Memory<V> {
         }
         self.counters
             .add_bytes((key_bytes + size) as i64 - freed as i64);
-        if weight >= freed_weight {
+        // A write that replaces or evicts an entry of its own weight (the common case of a
+        // full cache) changes nothing: no locked instruction for it.
+        if weight > freed_weight {
             self.weight.fetch_add(weight - freed_weight, Relaxed);
-        } else {
+        } else if weight < freed_weight {
             self.weight.fetch_sub(freed_weight - weight, Relaxed);
         }
         self.counters.evicted(evicted);

@@ -2359,7 +2359,12 @@ impl<V: Clone + 'static> Op<V> {
             };
             let full = &self.full;
             (self.cache).fill_at(now, full, Some(&flight), Some(seen), v.clone(), size, times);
-            flight.publish(Outcome::Value(v.clone()));
+            // The flight has left the table (callers join only through it, under the lock
+            // `fill_at` took): held by this operation alone, nobody waits for its outcome,
+            // and no lock, copy of the value or wake-up is spent telling it.
+            if Arc::strong_count(&flight) > 1 {
+                flight.publish(Outcome::Value(v.clone()));
+            }
             self.state = State::Answered(None);
             return Some(Step::Done(Ok(Answer::Value(v))));
         };

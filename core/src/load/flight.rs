@@ -242,7 +242,12 @@ impl<V: Clone> Flights<V> {
         prefix_len: usize,
         now: u64,
     ) -> Arc<Flight<V>> {
-        let f = Arc::new(Flight::new(full, prefix_len, now));
+        let mut f = Arc::<Flight<V>>::new_uninit();
+        Arc::get_mut(&mut f)
+            .expect("a new Arc has one owner")
+            .write(Flight::new(full, prefix_len, now));
+        // SAFETY: written just above.
+        let f = unsafe { f.assume_init() };
         map.replace(Entry(f.clone()));
         f
     }

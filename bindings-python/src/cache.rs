@@ -398,15 +398,15 @@ impl Cache {
             let policy = flightcache::PolicyOptions::default();
             return self.get_blocking(py, key, Some(get_value), None, None, None, policy, false);
         }
+        // Matched as it comes: handing the whole lookup (an operation's size) to `loaded`,
+        // or re-wrapping the result to convert its error, copied it on every hit.
         match self
             .inner
             .load(convert::key(key)?, &flightcache::LoadOptions::NONE)
-            .py_err(py)?
         {
-            // Answered here: handing the whole lookup (an operation's size) to `loaded`
-            // copied it on every hit.
-            Lookup::Hit(v) => self.hit(py, v),
-            found => self.loaded(py, found, Some(get_value), None, None),
+            Ok(Lookup::Hit(v)) => self.hit(py, v),
+            Ok(found) => self.loaded(py, found, Some(get_value), None, None),
+            Err(e) => Err(e).py_err(py),
         }
     }
 
@@ -479,19 +479,21 @@ impl Cache {
             let op = Py::new(py, op)?;
             return Ok(aio(py).drive.bind(py).call1((op, loader()))?.unbind());
         }
-        match self.inner.load(k, &opts).py_err(py)? {
-            Lookup::Hit(v) => {
+        // Matched as it comes (see `get_with_loader`).
+        match self.inner.load(k, &opts) {
+            Ok(Lookup::Hit(v)) => {
                 if let Some(gv) = gv {
                     close_unused(gv);
                 }
                 ready(py, self.hit(py, v)?)
             }
-            Lookup::Absent => ready(py, default_obj.unwrap_or_else(|| py.None())),
-            Lookup::Pending(mut op) => {
+            Ok(Lookup::Absent) => ready(py, default_obj.unwrap_or_else(|| py.None())),
+            Ok(Lookup::Pending(mut op)) => {
                 op.set_within(&within(py)?);
                 let op = Py::new(py, PyOp::new(op, size_of(), ttl_of(), default_obj))?;
                 Ok(aio(py).drive.bind(py).call1((op, loader()))?.unbind())
             }
+            Err(e) => Err(e).py_err(py),
         }
     }
 }

@@ -1318,6 +1318,7 @@ impl<V: Clone + 'static> Op<V> {
         }
     }
 
+    #[inline(never)]
     fn finish_command(
         &mut self,
         r: StoreResult<Reply>,
@@ -1478,109 +1479,134 @@ impl<V: Clone + 'static> Op<V> {
                 // Leading now: its first step at once (on most misses, asking for the
                 // loader) rather than through another turn of `step_state`.
                 None => match &self.state {
-                    State::Load(l) if matches!(l.phase, Phase::Leading { .. }) => {
-                        self.step_lead(host, waker)
-                    }
+                    State::Load(l) => match &l.phase {
+                        Phase::Leading {
+                            lead: Lead::Loader { .. },
+                            ..
+                        } => self.step_loader(host),
+                        Phase::Leading { .. } => self.step_lead(host, waker),
+                        _ => None,
+                    },
                     _ => None,
                 },
             },
-            Phase::Joined {
-                flight,
-                deadline,
-                soft_at,
-                hard_at,
-            } => match flight.poll(Some(waker)) {
-                Some(Outcome::Value(v)) => {
-                    let status = if load.detached {
-                        Status::Loaded
-                    } else {
-                        Status::Joined
-                    };
-                    let now = self.cache.now();
-                    self.served = match self.cache.inner.memory.peek_kept(&self.full, now) {
-                        Some(e) => Served::of(status, Source::Loader, &e),
-                        None => Served::new(status, Source::Loader),
-                    };
-                    self.state = State::Answered(None);
-                    Some(Step::Done(Ok(Answer::Value(v))))
+            Phase::Joined { .. } => self.step_joined(waker),
+            Phase::Leading {
+                lead: Lead::Loader { .. },
+                ..
+            } => self.step_loader(host),
+            Phase::Leading { .. } => self.step_lead(host, waker),
+        }
+    }
+
+    /// A caller waiting for another caller's load. Out of line, as are the store's steps:
+    /// what a miss runs stays together in a few cache lines of code (inlined, the steps of
+    /// every path made two functions of about 20 KB, and a miss missed the instruction
+    /// cache about 26 times).
+    #[inline(never)]
+    fn step_joined(&mut self, waker: &Waker) -> Option<Step<V>> {
+        let State::Load(load) = &mut self.state else {
+            unreachable!()
+        };
+        let Phase::Joined {
+            flight,
+            deadline,
+            soft_at,
+            hard_at,
+        } = &mut load.phase
+        else {
+            unreachable!()
+        };
+        match flight.poll(Some(waker)) {
+            Some(Outcome::Value(v)) => {
+                let status = if load.detached {
+                    Status::Loaded
+                } else {
+                    Status::Joined
+                };
+                let now = self.cache.now();
+                self.served = match self.cache.inner.memory.peek_kept(&self.full, now) {
+                    Some(e) => Served::of(status, Source::Loader, &e),
+                    None => Served::new(status, Source::Loader),
+                };
+                self.state = State::Answered(None);
+                Some(Step::Done(Ok(Answer::Value(v))))
+            }
+            Some(Outcome::Error(e)) => {
+                if let Some(step) = self.stale_instead(false) {
+                    return Some(step);
                 }
-                Some(Outcome::Error(e)) => {
+                self.state = State::Answered(None);
+                Some(Step::Done(Err(e)))
+            }
+            Some(Outcome::Abandoned) => {
+                load.phase = Phase::Start;
+                None
+            }
+            None => {
+                if self.background.is_none() && load.has_loader {
+                    // A refresh of a value this caller may be served stale (kept here
+                    // by the flight's store read): served now instead of waiting.
+                    let now = self.cache.now();
+                    let policy = load.policy;
+                    if let Some(e) = self.cache.inner.memory.peek_kept(&self.full, now) {
+                        if policy.serves_stale(&e, now) {
+                            self.cache.inner.memory.counters.miss_became_stale_hit();
+                            self.served = Served::of(Status::Refreshing, Source::Memory, &e);
+                            self.state = State::Answered(None);
+                            return Some(Step::Done(Ok(Answer::Value(e.value))));
+                        }
+                    }
+                }
+                let now = Instant::now();
+                let (d, soft, hard) = (*deadline, *soft_at, *hard_at);
+                let flight = flight.clone();
+                if hard.is_some_and(|h| now >= h) {
+                    // Abandoned: later callers start a new load; this one's late result
+                    // is kept only over nothing newer (see `Cache::fill`).
+                    flight.abandoned.store(true, Ordering::SeqCst);
+                    let mut map = self.cache.inner.flights.lock(&self.full);
+                    flight::detach(&mut map, &self.full, &flight);
+                    drop(map);
+                    let token = flight.lease_token.swap(0, Ordering::SeqCst);
+                    if token != 0 && self.cache.has_store() {
+                        // Its late store write is refused (the lease is gone); here its
+                        // late result is kept only over nothing newer.
+                        let key = Tier::key(&self.full);
+                        self.tier().detach(move |s| {
+                            Box::pin(async move { s.release(&key, token, None).await })
+                        });
+                    }
+                    if let Some(step) = self.stale_instead(true) {
+                        return Some(step);
+                    }
+                    let ms = self
+                        .policy()
+                        .hard_timeout
+                        .map_or(0, |t| t.as_millis() as u64);
+                    self.state = State::Answered(None);
+                    return Some(Step::Done(Err(Error::Timeout {
+                        key: flight.key().to_string(),
+                        ms,
+                    })));
+                }
+                if soft.is_some_and(|s| now >= s) {
                     if let Some(step) = self.stale_instead(false) {
                         return Some(step);
                     }
+                }
+                if d.is_some_and(|d| now >= d) {
+                    let e = Error::Timeout {
+                        key: flight.key().to_string(),
+                        ms: load_timeout_ms(&self.state),
+                    };
                     self.state = State::Answered(None);
-                    Some(Step::Done(Err(e)))
+                    return Some(Step::Done(Err(e)));
                 }
-                Some(Outcome::Abandoned) => {
-                    load.phase = Phase::Start;
-                    None
-                }
-                None => {
-                    if self.background.is_none() && load.has_loader {
-                        // A refresh of a value this caller may be served stale (kept here
-                        // by the flight's store read): served now instead of waiting.
-                        let now = self.cache.now();
-                        let policy = load.policy;
-                        if let Some(e) = self.cache.inner.memory.peek_kept(&self.full, now) {
-                            if policy.serves_stale(&e, now) {
-                                self.cache.inner.memory.counters.miss_became_stale_hit();
-                                self.served = Served::of(Status::Refreshing, Source::Memory, &e);
-                                self.state = State::Answered(None);
-                                return Some(Step::Done(Ok(Answer::Value(e.value))));
-                            }
-                        }
-                    }
-                    let now = Instant::now();
-                    let (d, soft, hard) = (*deadline, *soft_at, *hard_at);
-                    let flight = flight.clone();
-                    if hard.is_some_and(|h| now >= h) {
-                        // Abandoned: later callers start a new load; this one's late result
-                        // is kept only over nothing newer (see `Cache::fill`).
-                        flight.abandoned.store(true, Ordering::SeqCst);
-                        let mut map = self.cache.inner.flights.lock(&self.full);
-                        flight::detach(&mut map, &self.full, &flight);
-                        drop(map);
-                        let token = flight.lease_token.swap(0, Ordering::SeqCst);
-                        if token != 0 && self.cache.has_store() {
-                            // Its late store write is refused (the lease is gone); here its
-                            // late result is kept only over nothing newer.
-                            let key = Tier::key(&self.full);
-                            self.tier().detach(move |s| {
-                                Box::pin(async move { s.release(&key, token, None).await })
-                            });
-                        }
-                        if let Some(step) = self.stale_instead(true) {
-                            return Some(step);
-                        }
-                        let ms = self
-                            .policy()
-                            .hard_timeout
-                            .map_or(0, |t| t.as_millis() as u64);
-                        self.state = State::Answered(None);
-                        return Some(Step::Done(Err(Error::Timeout {
-                            key: flight.key().to_string(),
-                            ms,
-                        })));
-                    }
-                    if soft.is_some_and(|s| now >= s) {
-                        if let Some(step) = self.stale_instead(false) {
-                            return Some(step);
-                        }
-                    }
-                    if d.is_some_and(|d| now >= d) {
-                        let e = Error::Timeout {
-                            key: flight.key().to_string(),
-                            ms: load_timeout_ms(&self.state),
-                        };
-                        self.state = State::Answered(None);
-                        return Some(Step::Done(Err(e)));
-                    }
-                    let soft = soft.filter(|s| *s > now && self.has_stale_on_error());
-                    let wake = [d, soft, hard].into_iter().flatten().min();
-                    Some(Step::Park(wake))
-                }
-            },
-            Phase::Leading { .. } => self.step_lead(host, waker),
+                let soft = soft.filter(|s| *s > now && self.has_stale_on_error());
+                let wake = [d, soft, hard].into_iter().flatten().min();
+                Some(Step::Park(wake))
+            }
         }
     }
 
@@ -1749,6 +1775,8 @@ impl<V: Clone + 'static> Op<V> {
         op
     }
 
+    /// The steps of a load that asks the store (out of line: see `step_joined`).
+    #[inline(never)]
     fn step_lead(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Option<Step<V>> {
         let State::Load(load) = &mut self.state else {
             unreachable!()
@@ -2174,6 +2202,7 @@ impl<V: Clone + 'static> Op<V> {
         LeaseHold { token, stop }
     }
 
+    #[cold]
     fn release_lease(&self, hold: LeaseHold, failure: Option<(Vec<u8>, u64)>) {
         let key = Tier::key(&self.full);
         let token = hold.token;
@@ -2264,6 +2293,7 @@ impl<V: Clone + 'static> Op<V> {
         Step::Done(Ok(Answer::Value(v)))
     }
 
+    #[cold]
     fn lead_failed(&mut self, flight: &Arc<Flight<V>>, e: Error, count: bool) -> Step<V> {
         if count {
             self.cache.inner.memory.counters.load_error();
@@ -2379,6 +2409,25 @@ impl<V: Clone + 'static> Op<V> {
             self.state = State::Answered(None);
             return Some(Step::Done(Ok(Answer::Value(v))));
         };
+        self.write_store(hold, v, size, times, ttl, load_ms, &policy, now, host)
+    }
+
+    /// The loader's value, with the store's lease held: written to the store, then kept
+    /// here. Out of line (see `step_joined`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn write_store(
+        &mut self,
+        hold: LeaseHold,
+        v: V,
+        size: u64,
+        times: Times,
+        ttl: u64,
+        load_ms: u32,
+        policy: &Policy,
+        now: u64,
+        host: &mut dyn Host<V>,
+    ) -> Option<Step<V>> {
         let body = match host.export(&v) {
             Ok(shared) => codec::encode(&shared),
             Err(_) => {
@@ -2443,6 +2492,7 @@ impl<V: Clone + 'static> Op<V> {
     }
 
     /// Ends a load whose value is handed to its callers but kept by no tier.
+    #[cold]
     fn answer_unkept(
         &mut self,
         lease: Option<LeaseHold>,
@@ -2470,6 +2520,7 @@ impl<V: Clone + 'static> Op<V> {
         }
     }
 
+    #[cold]
     fn failure_record(&self, le: &LoaderError) -> (Vec<u8>, u64) {
         let now = self.cache.clock().epoch_ms();
         let (type_name, message) = match le.as_remote() {

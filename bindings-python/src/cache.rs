@@ -33,7 +33,7 @@ impl Cache {
         match self.inner.read(convert::key(key)?) {
             Lookup::Hit(v) => self.hit(py, v),
             Lookup::Absent => Ok(or_none(py, default)),
-            Lookup::Pending(op) => {
+            Lookup::Pending(ref mut op) => {
                 let d = or_none(py, default);
                 let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
                 Ok(answer_to_py(py, a, Some(&d)))
@@ -259,9 +259,9 @@ impl Cache {
     }
 
     /// Runs an operation that needs no loader to its answer, on this thread.
-    fn run(&self, py: Python<'_>, op: Op<PyVal>) -> PyResult<Py<PyAny>> {
+    fn run(&self, py: Python<'_>, mut op: Op<PyVal>) -> PyResult<Py<PyAny>> {
         let mut host = self.host(py);
-        let a = drive_blocking(py, op, &mut host, None, None)?;
+        let a = drive_blocking(py, &mut op, &mut host, None, None)?;
         Ok(answer_to_py(py, a, None))
     }
 
@@ -354,7 +354,7 @@ impl Cache {
             ));
         }
         if !entry && f.is_none() {
-            let found = if ttl.is_none() && max_age.is_none() {
+            let mut found = if ttl.is_none() && max_age.is_none() {
                 self.inner.read(k) // the hit path
             } else {
                 self.lookup(py, k, ttl, max_age)?
@@ -362,7 +362,7 @@ impl Cache {
             return match found {
                 Lookup::Hit(v) => self.hit(py, v),
                 Lookup::Absent => Ok(default_value()),
-                Lookup::Pending(op) => {
+                Lookup::Pending(ref mut op) => {
                     let a = drive_blocking(py, op, &mut self.host(py), None, None)?;
                     Ok(answer_to_py(py, a, Some(&default_value())))
                 }
@@ -414,7 +414,7 @@ impl Cache {
     fn loaded(
         &self,
         py: Python<'_>,
-        found: Lookup<PyVal>,
+        mut found: Lookup<PyVal>,
         get_value: Option<&Bound<'_, PyAny>>,
         ttl_of: Option<&Bound<'_, PyAny>>,
         default: Option<&Bound<'_, PyAny>>,
@@ -422,7 +422,8 @@ impl Cache {
         match found {
             Lookup::Hit(v) => self.hit(py, v),
             Lookup::Absent => Ok(or_none(py, default)),
-            Lookup::Pending(mut op) => {
+            // Driven where it lies (see `drive_blocking`).
+            Lookup::Pending(ref mut op) => {
                 op.set_within(&within(py)?);
                 let mut host = self.host(py);
                 host.ttl_of = ttl_of;
@@ -829,7 +830,7 @@ impl Cache {
         let found = match self.inner.read(k) {
             Lookup::Hit(v) => Some(self.hit(py, v)?),
             Lookup::Absent => None,
-            Lookup::Pending(op) => drive_blocking(py, op, &mut self.host(py), None, None)?
+            Lookup::Pending(ref mut op) => drive_blocking(py, op, &mut self.host(py), None, None)?
                 .into_option()
                 .py_err(py)?
                 .map(PyVal::into_py),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import types
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from flightcache import (
     LoadTimeoutError,
     ManualClock,
     ReentrantLoadError,
+    WrongTypeError,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -564,3 +566,33 @@ def test_a_blocking_get_on_the_loop_running_the_load_is_an_error_not_a_hang() ->
 
     asyncio.run(main())
     assert c.stats().loads == 1
+
+
+@pytest.mark.parametrize("kind", ["coroutine_function", "class_with_await", "future"])
+def test_sync_get_refuses_a_loader_that_returns_an_awaitable(kind: str) -> None:
+    # `await` looks `__await__` up on the type; so does the check (a type slot, not an
+    # attribute lookup). A plain value with an `__await__` attribute of its own is a value.
+    c = Cache()
+
+    async def coro() -> int:
+        return 1
+
+    class Awaitable:
+        def __await__(self) -> Any:
+            yield
+            return 1
+
+    loop = asyncio.new_event_loop()
+    try:
+        gv: Any = {
+            "coroutine_function": coro,
+            "class_with_await": Awaitable,
+            "future": loop.create_future,
+        }[kind]
+        with pytest.raises(WrongTypeError, match="aget"):
+            c.get("k", gv)
+        assert "k" not in c
+        plain = types.SimpleNamespace(__await__=lambda: iter(()))
+        assert c.get("k", lambda: plain) is plain
+    finally:
+        loop.close()

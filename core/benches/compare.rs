@@ -1,13 +1,15 @@
 //! flightcache's core against raw quick_cache and moka (with TTL), in one run:
 //! get hit on 100,000 keys in random order, set with eviction (bound 100,000, a stream of
 //! 1,000,000 keys), get-or-load on a hit, and heap bytes per entry (a counting allocator).
-//! Prints a table of medians and ratios at the end.
+//! Prints a table of medians and ratios at the end, and the get hit again with the three
+//! libraries interleaved round by round (criterion runs one library after another, so a
+//! machine whose speed drifts moved the criterion ratio from 0.81x to 1.61x between two runs).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use flightcache::{Cache, Config, LoadOptions};
@@ -176,6 +178,62 @@ fn bench_load_hit(c: &mut Criterion) {
     g.finish();
 }
 
+/// Rounds of the interleaved get hit, and hits per library per round.
+const ROUNDS: usize = 21;
+const ROUND_OPS: usize = 200_000;
+
+/// The get hit of criterion's `get_hit`, timed round by round with the three libraries one
+/// after another in a rotating order: each round's ratios compare runs a few milliseconds
+/// apart. Returns the medians of each library's ns per hit and of the per-round ratios
+/// flightcache / quick_cache and flightcache / moka.
+fn interleaved_get_hit() -> ([f64; 3], f64, f64) {
+    let keys = keys(N);
+    let order = shuffled(N);
+    let (f, q, m) = filled(&keys);
+    let mut i = 0usize;
+    let mut time = |lib: usize| {
+        let t = Instant::now();
+        for _ in 0..ROUND_OPS {
+            i = if i + 1 == N { 0 } else { i + 1 };
+            let k = keys[order[i]].as_str();
+            match lib {
+                0 => black_box(f.get(k)),
+                1 => black_box(q.get(k)),
+                _ => black_box(m.get(k)),
+            };
+        }
+        t.elapsed().as_nanos() as f64 / ROUND_OPS as f64
+    };
+    // One untimed round each: caches and branch predictors warm.
+    for lib in 0..3 {
+        time(lib);
+    }
+    let mut ns: [Vec<f64>; 3] = Default::default();
+    let (mut to_quick, mut to_moka) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let mut this = [0.0; 3];
+        for k in 0..3 {
+            let lib = (round + k) % 3;
+            this[lib] = time(lib);
+        }
+        for lib in 0..3 {
+            ns[lib].push(this[lib]);
+        }
+        to_quick.push(this[0] / this[1]);
+        to_moka.push(this[0] / this[2]);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [a, b, c] = &mut ns;
+    (
+        [med(a), med(b), med(c)],
+        med(&mut to_quick),
+        med(&mut to_moka),
+    )
+}
+
 /// Heap bytes per entry with 100,000 resident entries (16-byte keys, u64 values).
 fn bytes_per_entry() -> Vec<(&'static str, f64)> {
     let keys: Vec<String> = (0..N).map(|i| format!("k{i:015}")).collect();
@@ -249,6 +307,27 @@ fn main() {
             );
         }
     }
+    let (ns, to_quick, to_moka) = interleaved_get_hit();
+    println!(
+        "\n== get hit, interleaved: {ROUNDS} rounds of {ROUND_OPS} hits per library (medians, ns per op) =="
+    );
+    println!(
+        "get_hit            {:>12.1} {:>12.1} {:>12.1} {to_quick:>10.2} {to_moka:>10.2}   (ratios: medians of the per-round ratios)",
+        ns[0], ns[1], ns[2]
+    );
+    let mark = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "  {} get hit <= 1.3x quick_cache (interleaved): {:.1} vs {:.1} ns, {to_quick:.2}x",
+        mark(to_quick <= 1.3),
+        ns[0],
+        ns[1]
+    );
+    println!(
+        "  {} get hit <= 0.5x moka (interleaved): {:.1} vs {:.1} ns, {to_moka:.2}x",
+        mark(to_moka <= 0.5),
+        ns[0],
+        ns[2]
+    );
     let mem = bytes_per_entry();
     println!("\n== heap bytes per entry, {N} entries (16-byte keys, u64 values) ==");
     for (name, b) in &mem {

@@ -136,6 +136,22 @@ test('a loader asking for its own key gets ERR_FLIGHTCACHE_REENTRANT, never a de
   assert.equal(cache.has('a'), false)
 })
 
+test('a loader asking for its own key is caught right after another load and after the event loop came round', async () => {
+  // The async context that tracks loaders stays on until the event loop comes round with
+  // no loader running: both states must catch it.
+  const cache = new Cache()
+  const own = (k) => cache.get(k, { getValue: async () => { await null; return cache.get(k, { getValue: () => 0 }) } })
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await cache.get(`plain${i}`, { getValue: () => i }), i)
+    await assert.rejects(own(`same${i}`), (e) => e.code === errorCodes.REENTRANT)
+    await turn()
+    await turn()
+    await assert.rejects(own(`later${i}`), (e) => e.code === errorCodes.REENTRANT)
+    assert.equal(await cache.get(`after${i}`, { getValue: async () => { await null; return (await cache.get(`other${i}`, { getValue: () => 1 })) + 1 } }), 2)
+  }
+})
+
 test('loadTimeout: waiting callers stop with ERR_FLIGHTCACHE_TIMEOUT; the loader still completes', async () => {
   const cache = new Cache({ loadTimeout: 20 })
   const loader = slowLoader(600, () => 'slow')

@@ -1,9 +1,10 @@
 //! flightcache's core against raw quick_cache and moka (with TTL), in one run:
 //! get hit on 100,000 keys in random order, set with eviction (bound 100,000, a stream of
 //! 1,000,000 keys), get-or-load on a hit, and heap bytes per entry (a counting allocator).
-//! Prints a table of medians and ratios at the end, and the get hit again with the three
-//! libraries interleaved round by round (criterion runs one library after another, so a
-//! machine whose speed drifts moved the criterion ratio from 0.81x to 1.61x between two runs).
+//! Prints a table of medians and ratios at the end, and the get hit and the set again with
+//! the three libraries interleaved round by round (criterion runs one library after another,
+//! so a machine whose speed drifts moved the criterion ratio from 0.81x to 1.61x between two
+//! runs).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -182,28 +183,12 @@ fn bench_load_hit(c: &mut Criterion) {
 const ROUNDS: usize = 21;
 const ROUND_OPS: usize = 200_000;
 
-/// The get hit of criterion's `get_hit`, timed round by round with the three libraries one
-/// after another in a rotating order: each round's ratios compare runs a few milliseconds
-/// apart. Returns the medians of each library's ns per hit and of the per-round ratios
-/// flightcache / quick_cache and flightcache / moka.
-fn interleaved_get_hit() -> ([f64; 3], f64, f64) {
-    let keys = keys(N);
-    let order = shuffled(N);
-    let (f, q, m) = filled(&keys);
-    let mut i = 0usize;
-    let mut time = |lib: usize| {
-        let t = Instant::now();
-        for _ in 0..ROUND_OPS {
-            i = if i + 1 == N { 0 } else { i + 1 };
-            let k = keys[order[i]].as_str();
-            match lib {
-                0 => black_box(f.get(k)),
-                1 => black_box(q.get(k)),
-                _ => black_box(m.get(k)),
-            };
-        }
-        t.elapsed().as_nanos() as f64 / ROUND_OPS as f64
-    };
+/// `time(lib)` (ns per operation of one round of library `lib`: 0 flightcache, 1 quick_cache,
+/// 2 moka) round by round, the three one after another in a rotating order, so that each
+/// round's ratios compare runs a few milliseconds apart. Returns the medians of each
+/// library's ns per operation and of the per-round ratios flightcache / quick_cache and
+/// flightcache / moka.
+fn interleaved(mut time: impl FnMut(usize) -> f64) -> ([f64; 3], f64, f64) {
     // One untimed round each: caches and branch predictors warm.
     for lib in 0..3 {
         time(lib);
@@ -232,6 +217,51 @@ fn interleaved_get_hit() -> ([f64; 3], f64, f64) {
         med(&mut to_quick),
         med(&mut to_moka),
     )
+}
+
+/// Criterion's `get_hit`, interleaved.
+fn interleaved_get_hit() -> ([f64; 3], f64, f64) {
+    let keys = keys(N);
+    let order = shuffled(N);
+    let (f, q, m) = filled(&keys);
+    let mut i = 0usize;
+    interleaved(|lib| {
+        let t = Instant::now();
+        for _ in 0..ROUND_OPS {
+            i = if i + 1 == N { 0 } else { i + 1 };
+            let k = keys[order[i]].as_str();
+            match lib {
+                0 => black_box(f.get(k)),
+                1 => black_box(q.get(k)),
+                _ => black_box(m.get(k)),
+            };
+        }
+        t.elapsed().as_nanos() as f64 / ROUND_OPS as f64
+    })
+}
+
+/// Criterion's `set_evict`, interleaved: each library goes on through the same stream of
+/// keys from where its last round stopped.
+fn interleaved_set_evict() -> ([f64; 3], f64, f64) {
+    let stream = keys(STREAM);
+    let (f, q, m) = (flight(N), quick(N), moka(N));
+    let mut at = [0usize; 3];
+    interleaved(|lib| {
+        let i = &mut at[lib];
+        let t = Instant::now();
+        for _ in 0..ROUND_OPS {
+            *i = if *i + 1 == STREAM { 0 } else { *i + 1 };
+            let k = &stream[*i];
+            match lib {
+                0 => {
+                    f.set(k, *i as Value, None).unwrap();
+                }
+                1 => q.insert(k.clone(), *i as Value),
+                _ => m.insert(k.clone(), *i as Value),
+            }
+        }
+        t.elapsed().as_nanos() as f64 / ROUND_OPS as f64
+    })
 }
 
 /// Heap bytes per entry with 100,000 resident entries (16-byte keys, u64 values).
@@ -307,27 +337,43 @@ fn main() {
             );
         }
     }
-    let (ns, to_quick, to_moka) = interleaved_get_hit();
     println!(
-        "\n== get hit, interleaved: {ROUNDS} rounds of {ROUND_OPS} hits per library (medians, ns per op) =="
+        "\n== interleaved: {ROUNDS} rounds of {ROUND_OPS} operations per library (medians, ns per op; ratios: medians of the per-round ratios) =="
     );
-    println!(
-        "get_hit            {:>12.1} {:>12.1} {:>12.1} {to_quick:>10.2} {to_moka:>10.2}   (ratios: medians of the per-round ratios)",
-        ns[0], ns[1], ns[2]
-    );
+    let (hit, hit_q, hit_m) = interleaved_get_hit();
+    let (set, set_q, set_m) = interleaved_set_evict();
+    for (name, ns, q, m) in [
+        ("get_hit", hit, hit_q, hit_m),
+        ("set_evict", set, set_q, set_m),
+    ] {
+        println!(
+            "{name:<18} {:>12.1} {:>12.1} {:>12.1} {q:>10.2} {m:>10.2}",
+            ns[0], ns[1], ns[2]
+        );
+    }
     let mark = |ok: bool| if ok { "met" } else { "NOT met" };
-    println!(
-        "  {} get hit <= 1.3x quick_cache (interleaved): {:.1} vs {:.1} ns, {to_quick:.2}x",
-        mark(to_quick <= 1.3),
-        ns[0],
-        ns[1]
-    );
-    println!(
-        "  {} get hit <= 0.5x moka (interleaved): {:.1} vs {:.1} ns, {to_moka:.2}x",
-        mark(to_moka <= 0.5),
-        ns[0],
-        ns[2]
-    );
+    for (what, ok, f, other, ratio) in [
+        (
+            "get hit <= 1.3x quick_cache",
+            hit_q <= 1.3,
+            hit[0],
+            hit[1],
+            hit_q,
+        ),
+        ("get hit <= 0.5x moka", hit_m <= 0.5, hit[0], hit[2], hit_m),
+        (
+            "set <= 1.5x quick_cache",
+            set_q <= 1.5,
+            set[0],
+            set[1],
+            set_q,
+        ),
+    ] {
+        println!(
+            "  {} {what} (interleaved): {f:.1} vs {other:.1} ns, {ratio:.2}x",
+            mark(ok)
+        );
+    }
     let mem = bytes_per_entry();
     println!("\n== heap bytes per entry, {N} entries (16-byte keys, u64 values) ==");
     for (name, b) in &mem {

@@ -33,7 +33,7 @@ const wake = native.init((id) => {
 // its own key is told so instead of waiting for itself. Enabled while loaders run, and
 // disabled when the event loop comes round with none running: an enabled
 // AsyncLocalStorage slows every Promise of the process down, and enabling and disabling it
-// cost Node 20 about 6,000 instructions (its promise hooks and their handles), more than
+// cost Node 20 about 11,000 instructions (its promise hooks and their handles), as much as
 // the rest of a load, so a burst of loads enables it once.
 const loading = new AsyncLocalStorage()
 let loadersRunning = 0

@@ -43,7 +43,7 @@ impl Default for Clock {
 /// The monotonic clock, counted from the clock's making.
 #[derive(Clone, Debug)]
 pub struct SystemClock {
-    origin: coarse::Origin,
+    origin: kernel::Origin,
     /// The bound's clock at (or just before) `origin`, in ns, and the margin added to it.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     coarse: Option<(u64, u64)>,
@@ -52,9 +52,9 @@ pub struct SystemClock {
 impl SystemClock {
     pub fn new() -> Self {
         // Read before `origin`: the bound counts from no later than the precise clock does.
-        let coarse = coarse::origin_and_margin();
+        let coarse = kernel::origin_and_margin();
         SystemClock {
-            origin: coarse::Origin::now(),
+            origin: kernel::Origin::now(),
             coarse,
         }
     }
@@ -70,7 +70,7 @@ impl SystemClock {
     fn upper_ms(&self) -> u64 {
         match self.coarse {
             Some((origin_ns, margin_ns)) => {
-                (coarse::now_ns() + margin_ns).saturating_sub(origin_ns) / 1_000_000
+                (kernel::now_ns() + margin_ns).saturating_sub(origin_ns) / 1_000_000
             }
             None => self.now_ms(),
         }
@@ -216,8 +216,9 @@ impl<'c> Now<'c> {
     }
 }
 
-/// The kernel's coarse monotonic clock (Linux): the time of the last timer tick.
-mod coarse {
+/// The kernel's monotonic clocks, read through the vDSO (Linux): the coarse one (the time
+/// of the last timer tick) for the bound, the precise one for the origin and exact reads.
+mod kernel {
     /// Ticks the kernel's timekeeping may be behind before the bound could be low. The
     /// kernel itself takes the update over from a CPU that has stalled it for five ticks.
     #[cfg(target_os = "linux")]

@@ -1478,24 +1478,26 @@ impl<V: Clone + 'static> Op<V> {
                 Some(a) => Some(Step::Done(Ok(a))),
                 // Leading now: its first step at once (on most misses, asking for the
                 // loader) rather than through another turn of `step_state`.
-                None => match &self.state {
-                    State::Load(l) => match &l.phase {
-                        Phase::Leading {
-                            lead: Lead::Loader { .. },
-                            ..
-                        } => self.step_loader(host),
-                        Phase::Leading { .. } => self.step_lead(host, waker),
-                        _ => None,
-                    },
-                    _ => None,
-                },
+                None => self.step_leading(host, waker),
             },
             Phase::Joined { .. } => self.step_joined(waker),
-            Phase::Leading {
-                lead: Lead::Loader { .. },
-                ..
-            } => self.step_loader(host),
-            Phase::Leading { .. } => self.step_lead(host, waker),
+            Phase::Leading { .. } => self.step_leading(host, waker),
+        }
+    }
+
+    /// A leader's step: the loader's (every miss's) here, the store's out of line.
+    #[inline(always)]
+    fn step_leading(&mut self, host: &mut dyn Host<V>, waker: &Waker) -> Option<Step<V>> {
+        match &self.state {
+            State::Load(l) => match &l.phase {
+                Phase::Leading {
+                    lead: Lead::Loader { .. },
+                    ..
+                } => self.step_loader(host),
+                Phase::Leading { .. } => self.step_lead(host, waker),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -1781,14 +1783,6 @@ impl<V: Clone + 'static> Op<V> {
         let State::Load(load) = &mut self.state else {
             unreachable!()
         };
-        if let Phase::Leading {
-            lead: Lead::Loader { .. },
-            ..
-        } = &load.phase
-        {
-            // Every miss's step, twice: it reads only what it needs.
-            return self.step_loader(host);
-        }
         let max_age = load.max_age;
         let timeout_at = after(load.started, load.timeout);
         let policy = load.policy;

@@ -154,7 +154,9 @@ create, 4, |a| {
     crate::stores::register();
     let size_of = opt_fn(env, a.argv[2])?.map(Rc::new);
     let wake = wake_of(env, a.argv[3])?;
-    match Cache::new(config) {
+    // SAFETY: only this JS thread calls the cache (a `Val` is neither Send nor Sync, so the
+    // compiler keeps the cache on it), one call at a time.
+    match unsafe { Cache::new_serialized(config) } {
         Ok(cache) => raw::tagged(env, Kind::Cache, Handle { cache, size_of, wake }),
         Err(e) => Err(errors::throw(env, &e)),
     }

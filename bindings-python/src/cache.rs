@@ -599,8 +599,23 @@ impl Cache {
             copy,
         };
         crate::stores::register();
+        // The GIL runs one call at a time: the in-process tier needs no lock of its own
+        // unless the interpreter runs without it (free-threaded).
+        let serialized = gil_enabled(py)?;
         // Opening a store may do I/O (a file, a connection): not with the interpreter held.
-        let inner = py.detach(|| flightcache::Cache::new(config)).py_err(py)?;
+        let inner = py
+            .detach(|| {
+                if serialized {
+                    // SAFETY: every call on this cache is made holding the GIL (pyo3 methods
+                    // run attached, the sweeper thread calls in attached), which orders the
+                    // calls; the core lets the GIL go only while it does not use the map
+                    // (to run a loader or drop a value).
+                    unsafe { flightcache::Cache::new_serialized(config) }
+                } else {
+                    flightcache::Cache::new(config)
+                }
+            })
+            .py_err(py)?;
         {
             let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
             live.retain(|w| !w.is_dead());
@@ -1125,6 +1140,15 @@ pub fn _path_key(
 ) -> PyResult<String> {
     let first = first.map(convert::arg).transpose()?;
     flightcache::memo::path_key(name, first.as_ref(), &paths).py_err(py)
+}
+
+/// Whether the interpreter has a GIL (`sys._is_gil_enabled`, Python 3.13+; always before).
+fn gil_enabled(py: Python<'_>) -> PyResult<bool> {
+    let sys = py.import("sys")?;
+    match sys.getattr("_is_gil_enabled") {
+        Ok(f) => f.call0()?.is_truthy(),
+        Err(_) => Ok(true),
+    }
 }
 
 /// Reclaims what has expired in every live cache (called by the sweeper thread, which holds

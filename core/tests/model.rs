@@ -98,10 +98,20 @@ fn ms(t: Option<u16>) -> Option<f64> {
     t.map(f64::from)
 }
 
-fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseError> {
+fn run(
+    ops: Vec<Op>,
+    config: Config,
+    clock: ManualClock,
+    serialized: bool,
+) -> Result<(), TestCaseError> {
     let max_entries = config.max_entries;
     let max_bytes = config.max_bytes;
-    let cache: Cache<i64> = Cache::new(config).unwrap();
+    let cache: Cache<i64> = if serialized {
+        // SAFETY: this thread alone calls the cache.
+        unsafe { Cache::new_serialized(config) }.unwrap()
+    } else {
+        Cache::new(config).unwrap()
+    };
     let mut m = Model {
         map: HashMap::new(),
         now: 0,
@@ -333,8 +343,15 @@ fn run(ops: Vec<Op>, config: Config, clock: ManualClock) -> Result<(), TestCaseE
 
 const CASES: u32 = 2000;
 
-/// Runs CASES random sequences and says how many ran, so the count shows in `cargo test`.
+/// Runs CASES random sequences on each form of the in-process tier (the locked map, and
+/// the unlocked one of a host that runs one call at a time) and says how many ran, so the
+/// count shows in `cargo test`.
 fn check(name: &str, config: impl Fn(Clock) -> Config) {
+    check_form(name, &config, false);
+    check_form(&format!("{name}, serialized"), &config, true);
+}
+
+fn check_form(name: &str, config: &impl Fn(Clock) -> Config, serialized: bool) {
     let mut runner = TestRunner::new(ProptestConfig {
         cases: CASES,
         ..ProptestConfig::default()
@@ -343,7 +360,7 @@ fn check(name: &str, config: impl Fn(Clock) -> Config) {
     let result = runner.run(&prop::collection::vec(op_strategy(), 1..80), |ops| {
         ran.fetch_add(1, Ordering::Relaxed);
         let clock = ManualClock::new();
-        run(ops, config(clock.clone().into()), clock)
+        run(ops, config(clock.clone().into()), clock, serialized)
     });
     if let Err(e) = result {
         panic!("{name}: {e}");

@@ -99,6 +99,23 @@ impl<V: Clone + 'static> Written<V> {
 
 impl<V: Clone + 'static> Cache<V> {
     pub fn new(config: Config) -> Result<Self> {
+        Self::build(config, false)
+    }
+
+    /// A cache for a host that runs one call at a time: its in-process tier takes no lock
+    /// (a hit makes no locked instruction; see `memory::table`).
+    ///
+    /// # Safety
+    /// No two calls on this cache, its clones or its namespace views may run at the same
+    /// time, and each call must see what the calls before it did: the caller orders them
+    /// (one thread, or a lock held across every call, such as Python's GIL). A call that
+    /// runs host code (a loader, a value's destructor) may let another call run meanwhile;
+    /// the core never does so while it uses the map.
+    pub unsafe fn new_serialized(config: Config) -> Result<Self> {
+        Self::build(config, true)
+    }
+
+    fn build(config: Config, serialized: bool) -> Result<Self> {
         let settings = Settings::new(&config)?;
         let bounds = Bounds::new(
             settings.max_entries,
@@ -112,6 +129,7 @@ impl<V: Clone + 'static> Cache<V> {
             bounds,
             Expiry::new(settings.ttl, settings.max_ttl),
             settings.store.is_some(),
+            serialized,
         )?;
         let tier = match &settings.store {
             None => None,

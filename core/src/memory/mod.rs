@@ -11,22 +11,23 @@ pub(crate) mod bounds;
 pub(crate) mod entry;
 pub(crate) mod expiry;
 pub(crate) mod invalidations;
+pub(crate) mod table;
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use quick_cache::sync::Cache as Map;
-use quick_cache::{DefaultHashBuilder, OptionsBuilder};
+use quick_cache::OptionsBuilder;
 
 use crate::clock::Now;
 use crate::error::{Error, Result};
 use crate::load::flight::FlightMap;
 use crate::stats::Counters;
 use bounds::Bounds;
-use entry::{Entry, EntryWeighter, Key, Released, ReleasedEntries, Times};
+use entry::{Entry, EntryWeighter, Key, ReleasedEntries, Times};
 use expiry::{Expiry, NEVER};
 use invalidations::Invalidations;
+use table::Table;
 
 /// What the in-process tier holds for a key.
 pub(crate) enum Found<V> {
@@ -44,10 +45,8 @@ pub(crate) enum Found<V> {
     Absent,
 }
 
-type EntryMap<V> = Map<Key, Entry<V>, EntryWeighter, DefaultHashBuilder, Released>;
-
 pub(crate) struct Memory<V> {
-    map: EntryMap<V>,
+    map: Table<V>,
     pub expiry: Arc<Expiry>,
     pub invalidations: Arc<Invalidations>,
     pub counters: Arc<Counters>,
@@ -58,8 +57,15 @@ pub(crate) struct Memory<V> {
 }
 
 impl<V: Clone> Memory<V> {
-    /// `shared`: a store is configured behind this tier.
-    pub fn new(max_entries: u64, bounds: Bounds, expiry: Expiry, shared: bool) -> Result<Self> {
+    /// `shared`: a store is configured behind this tier. `serialized`: the host runs one
+    /// call at a time (see [`table`]).
+    pub fn new(
+        max_entries: u64,
+        bounds: Bounds,
+        expiry: Expiry,
+        shared: bool,
+        serialized: bool,
+    ) -> Result<Self> {
         let options = OptionsBuilder::new()
             .shards(bounds.shards)
             .estimated_items_capacity(max_entries.min(1 << 24) as usize)
@@ -68,12 +74,7 @@ impl<V: Clone> Memory<V> {
             .build()
             .map_err(|e| Error::invalid(format!("{e:?}")))?;
         Ok(Memory {
-            map: Map::with_options(
-                options,
-                EntryWeighter(bounds.clone()),
-                DefaultHashBuilder::default(),
-                Released,
-            ),
+            map: Table::new(options, EntryWeighter(bounds.clone()), serialized),
             expiry: Arc::new(expiry),
             invalidations: Arc::new(Invalidations::new(shared)),
             counters: Arc::new(Counters::default()),
@@ -220,7 +221,7 @@ impl<V: Clone> Memory<V> {
         // What the sweep released is counted already; the insert's releases follow it.
         let first = released.len();
         self.map
-            .insert_with_lifecycle(Key::from(full), Entry { value, size, times }, released);
+            .insert(Key::from(full), Entry { value, size, times }, released);
         self.expiry.note(times.keep_until());
         let (mut evicted, mut expired) = (0u64, 0u64);
         let mut own = 0;
@@ -276,15 +277,14 @@ impl<V: Clone> Memory<V> {
 
     /// The live keys that start with `prefix`, without it.
     pub fn keys(&self, prefix: &str, now: u64) -> Vec<String> {
-        let out = RefCell::new(Vec::new());
-        // `retain` visits entries by reference: no value is cloned to list the keys.
-        self.map.retain(|k, e| {
+        let mut out = Vec::new();
+        // Visited by reference: no value is cloned to list the keys.
+        self.map.visit(|k, e| {
             if e.live(now) && k.starts_with(prefix) {
-                out.borrow_mut().push(k[prefix.len()..].to_string());
+                out.push(k[prefix.len()..].to_string());
             }
-            true
         });
-        out.into_inner()
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -292,12 +292,8 @@ impl<V: Clone> Memory<V> {
     }
 
     /// Visits every stored value by reference (Python's garbage collector walks them).
-    pub fn for_each_value(&self, f: impl FnMut(&V)) {
-        let f = RefCell::new(f);
-        self.map.retain(|_, e| {
-            (f.borrow_mut())(&e.value);
-            true
-        });
+    pub fn for_each_value(&self, mut f: impl FnMut(&V)) {
+        self.map.visit_if_idle(|_, e| f(&e.value));
     }
 
     /// Removes every entry under `prefix`; returns the values, to be dropped after the

@@ -147,8 +147,8 @@ create, 4, |a| {
         store_max_entries: raw::opt_u64(env, field(env, o, "storeMaxEntries")?, "storeMaxEntries")?,
         store_max_bytes: raw::opt_u64(env, field(env, o, "storeMaxBytes")?, "storeMaxBytes")?,
         policy: policy_options(env, o)?,
-        // One JS thread calls: one part makes the bounds exact at no cost.
-        shards: Some(1),
+        // One part, without a lock: `new_serialized` below.
+        shards: None,
         copy: opt_bool(env, field(env, o, "copy")?, "copy")?,
     };
     crate::stores::register();

@@ -594,7 +594,8 @@ impl Cache {
             store_max_entries: bound_arg(py, "store_max_entries", store_max_entries)?,
             store_max_bytes: bound_arg(py, "store_max_bytes", store_max_bytes)?,
             policy: convert::policy_options("Cache()", policy)?,
-            // Callers hold the interpreter: one part makes the bounds exact at no cost.
+            // One part makes the bounds exact (a serialized cache has one anyway; so does
+            // the locked one of a free-threaded interpreter).
             shards: Some(1),
             copy,
         };

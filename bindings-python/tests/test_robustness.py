@@ -234,3 +234,52 @@ def test_expired_entries_are_reclaimed_when_nobody_calls_the_cache() -> None:
     while any(r() is not None for r in refs) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(r() is None for r in refs)
+
+
+def test_values_whose_destructors_call_the_cache_from_many_threads() -> None:
+    # The in-process map has no lock of its own in Python: the GIL runs one call at a time,
+    # and the core lets another call run only while it does not use the map. A value whose
+    # destructor calls the cache, dropped by replacements, evictions, deletes, sweeps and
+    # clears on eight threads at once, checks that no call ever finds the map in use.
+    clock = ManualClock()
+    cache = Cache(max_entries=16, clock=clock)
+    failures: list[BaseException] = []
+
+    class CallsBack:
+        def __del__(self) -> None:
+            try:
+                cache.get("probe")
+                cache.set("probe", 1)
+                cache.delete("probe")
+            except BaseException as e:  # noqa: BLE001 (any failure, reported below)
+                failures.append(e)
+
+    def work(t: int) -> None:
+        for i in range(1_500):
+            k = f"k{(t * 7 + i) % 40}"
+            op = i % 6
+            if op < 3:
+                cache.set(k, CallsBack(), ttl=5 + i % 7)
+            elif op == 3:
+                cache.get(k)
+            elif op == 4:
+                cache.delete(k)
+            else:
+                clock.advance(3)
+                cache.purge_expired()
+            if i % 500 == 499:
+                cache.clear()
+            if i % 97 == 0:
+                gc.collect()
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert not any(th.is_alive() for th in threads), "a thread hung"
+    cache.clear()
+    gc.collect()
+    assert failures == []
+    s = cache.stats()
+    assert s.entries == 0 and s.bytes == 0, s

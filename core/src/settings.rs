@@ -42,8 +42,8 @@ pub struct Config {
     /// How many independently locked parts the in-process tier has (`None`: by the number
     /// of CPUs). Each part holds an equal share of the bounds, so with more than one a
     /// cache may evict before it holds `max_entries` (when keys hash unevenly); one part
-    /// makes the bounds exact, which the Python and Node packages choose (their callers do
-    /// not run in parallel anyway).
+    /// makes the bounds exact. A cache made by `Cache::new_serialized` (the Python and Node
+    /// packages: their callers do not run in parallel anyway) has one part and no lock.
     pub shards: Option<usize>,
     /// The resilience policies every load of this cache follows (each call may override).
     pub policy: PolicyOptions,

@@ -115,7 +115,11 @@ impl<V: Clone + 'static> Cache<V> {
         Self::build(config, true)
     }
 
-    fn build(config: Config, serialized: bool) -> Result<Self> {
+    fn build(mut config: Config, serialized: bool) -> Result<Self> {
+        if serialized {
+            // The unlocked map is one part: the bounds are computed for one.
+            config.shards = Some(1);
+        }
         let settings = Settings::new(&config)?;
         let bounds = Bounds::new(
             settings.max_entries,

@@ -185,8 +185,18 @@ bound_get_sync, 1, |a| {
     let c = raw::data_ref::<Cache<Val>, 1>(&a)?;
     let mut buf = StrBuf::new();
     let key = raw::read_str(a.env, a.argv[0], &mut buf, "key")?;
-    match c.get(key) {
-        Some(v) => hit_to_js(a.env, c, v),
+    if c.copies() {
+        return match c.get(key) {
+            Some(v) => hit_to_js(a.env, c, v),
+            None => Ok(raw::undefined(a.env)),
+        };
+    }
+    // The value is converted where it lies, not copied out first: a referenced value's copy
+    // would count itself in its Node-API reference and out again (two Node-API calls, and a
+    // write to the reference, per hit). `to_js` runs no JS, so nothing calls the cache
+    // while its map is in use.
+    match c.get_with(key, |v| to_js(a.env, v)) {
+        Some(r) => r,
         None => Ok(raw::undefined(a.env)),
     }
 });

@@ -61,6 +61,46 @@ test('values keep their type; objects are the same object', async () => {
   assert.equal(cache.getSync('buf'), buf)
 })
 
+test('a stored object stays alive through its hits and is released when it leaves the cache', async () => {
+  // A hit converts the stored reference where it lies, without counting a copy in and
+  // out: 1,000 hits must neither release an object the cache holds nor keep one it let go.
+  require('node:v8').setFlagsFromString('--expose-gc')
+  const gc = require('node:vm').runInNewContext('gc')
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve))
+      gc()
+    }
+  }
+  const clock = new ManualClock()
+  const cache = new Cache({ clock })
+  const refs = [];
+  (() => {
+    for (let i = 0; i < 4; i++) {
+      const o = { i, s: 'x'.repeat(50) }
+      refs.push(new WeakRef(o))
+      cache.setSync('k' + i, o, { ttl: i === 3 ? 10 : DAY })
+    }
+  })()
+  for (let n = 0; n < 1000; n++) {
+    for (let i = 0; i < 4; i++) assert.equal(cache.getSync('k' + i).i, i)
+  }
+  await settle()
+  for (let i = 0; i < 4; i++) assert.notEqual(refs[i].deref(), undefined, `k${i} released while stored`)
+  cache.delSync('k0') // deleted
+  cache.setSync('k1', 1) // replaced
+  cache.namespace('n').setSync('k', 1)
+  cache.namespace('n').clear()
+  assert.equal(cache.getSync('k2').i, 2)
+  clock.advance(20)
+  assert.equal(cache.purgeExpired(), 1) // k3 expired
+  await settle()
+  assert.notEqual(refs[2].deref(), undefined, 'k2 released while stored')
+  cache.clear()
+  await settle()
+  for (let i = 0; i < 4; i++) assert.equal(refs[i].deref(), undefined, `k${i} kept after it left the cache`)
+})
+
 test('set(key, undefined) is del(key); undefined is never stored', async () => {
   const { cache } = cacheWith()
   cache.setSync('k', 1)

@@ -231,29 +231,21 @@ impl<V: Clone + 'static> Cache<V> {
     /// is the hit path; with a store, use [`Cache::lookup`] to read through to it.
     #[inline]
     pub fn get(&self, key: &str) -> Option<V> {
+        self.get_with(key, V::clone)
+    }
+
+    /// [`Cache::get`], handing `f` the value by reference instead of a copy (a binding
+    /// converts it at once: no reference count goes up and down). `f` runs while the
+    /// in-process map is in use, so it must not call this cache (on a cache made by
+    /// [`Cache::new_serialized`] such a call panics).
+    #[inline]
+    pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&V) -> R) -> Option<R> {
         let full = self.full_key(key);
         let mut now = Now::new(self.clock());
         if self.inner.memory.expiry.sweep_due_at(&mut now) {
             self.housekeeping(now.exact());
         }
-        self.local(self.inner.memory.lookup(&full, &mut now, None))
-    }
-
-    /// A lookup's answer for the in-process tier alone: an unverified copy is what this
-    /// tier has.
-    fn local(&self, found: Found<V>) -> Option<V> {
-        match found {
-            Found::Fresh(v) | Found::Aging(v) => Some(v),
-            Found::Unverified(v) => {
-                self.inner.memory.counters.hit();
-                Some(v)
-            }
-            Found::Stale(_) => {
-                self.inner.memory.counters.miss();
-                None
-            }
-            Found::Absent => None,
-        }
+        self.inner.memory.read_local(&full, &mut now, None, f)
     }
 
     /// Like [`Cache::get`], but a value older than `max_age` ms counts as absent.
@@ -264,7 +256,10 @@ impl<V: Clone + 'static> Cache<V> {
         if self.inner.memory.expiry.sweep_due_at(&mut now) {
             self.housekeeping(now.exact());
         }
-        Ok(self.local(self.inner.memory.lookup(&full, &mut now, max_age)))
+        Ok(self
+            .inner
+            .memory
+            .read_local(&full, &mut now, max_age, V::clone))
     }
 
     /// [`Cache::get`], then, on a miss with a store, the store read to drive (the miss is

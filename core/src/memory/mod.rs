@@ -29,6 +29,14 @@ use expiry::{Expiry, NEVER};
 use invalidations::Invalidations;
 use table::Table;
 
+/// What [`Memory::read_local`] found, once the map is no longer in use.
+enum Local<R> {
+    Hit(R),
+    Kept,
+    Expired,
+    Absent,
+}
+
 /// What the in-process tier holds for a key.
 pub(crate) enum Found<V> {
     /// A fresh copy that may be answered as it is (counted as a hit).
@@ -110,6 +118,42 @@ impl<V: Clone> Memory<V> {
             None => {
                 self.counters.miss();
                 Found::Absent
+            }
+        }
+    }
+
+    /// The in-process tier alone (`Cache::get`): `f` of the fresh value of `full`, by
+    /// reference, counting one hit or one miss. A copy made while changes of other processes
+    /// may have gone unannounced is what this tier has: a hit. `f` runs while the map is in
+    /// use.
+    #[inline]
+    pub fn read_local<R>(
+        &self,
+        full: &str,
+        now: &mut Now<'_>,
+        max_age: Option<u64>,
+        f: impl FnOnce(&V) -> R,
+    ) -> Option<R> {
+        let seen = self.map.get_with(full, |e| match e {
+            Some(e) if e.fresh_at(now, max_age) => Local::Hit(f(&e.value)),
+            Some(e) if !now.reached(e.times.keep_until()) => Local::Kept,
+            Some(_) => Local::Expired,
+            None => Local::Absent,
+        });
+        match seen {
+            Local::Hit(r) => {
+                self.counters.hit();
+                Some(r)
+            }
+            // Kept for stale serving: without a loader, absent.
+            Local::Kept | Local::Absent => {
+                self.counters.miss();
+                None
+            }
+            Local::Expired => {
+                self.counters.miss();
+                self.remove_expired(full, now.exact());
+                None
             }
         }
     }

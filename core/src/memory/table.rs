@@ -69,6 +69,16 @@ impl<V: Clone> Table<V> {
         }
     }
 
+    /// `f` of the entry of `full` by reference, marking it used. `f` runs while the map is
+    /// in use (on the unlocked map, borrowed).
+    #[inline]
+    pub fn get_with<R>(&self, full: &str, f: impl FnOnce(Option<&Entry<V>>) -> R) -> R {
+        match self {
+            Table::Shared(m) => f(m.get(full).as_ref()),
+            Table::Serialized(m) => f(m.0.borrow().get(full)),
+        }
+    }
+
     /// A copy of the entry of `full`, leaving the policy as it is.
     #[inline]
     pub fn peek(&self, full: &str) -> Option<Entry<V>> {

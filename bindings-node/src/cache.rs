@@ -195,7 +195,7 @@ bound_get_sync, 1, |a| {
     // would count itself in its Node-API reference and out again (two Node-API calls, and a
     // write to the reference, per hit). `to_js` runs no JS, so nothing calls the cache
     // while its map is in use.
-    match c.get_with(key, |v| to_js(a.env, v)) {
+    match c.get_with(key, |v| to_js(a.env, &v)) {
         Some(r) => r,
         None => Ok(raw::undefined(a.env)),
     }

@@ -808,3 +808,39 @@ fn on_the_system_clock_an_entry_is_gone_at_its_deadline() {
         }
     }
 }
+
+/// A value that counts its copies.
+#[derive(Debug)]
+struct Counted(std::sync::Arc<AtomicUsize>);
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Counted(self.0.clone())
+    }
+}
+
+impl flightcache::Cacheable for Counted {
+    fn size(&self) -> u64 {
+        8
+    }
+}
+
+#[test]
+fn a_hit_copies_the_value_once_and_get_with_not_at_all_on_a_serialized_cache() {
+    let copies = std::sync::Arc::new(AtomicUsize::new(0));
+    let locked: Cache<Counted> = Cache::new(Config::default()).unwrap();
+    // SAFETY: this thread alone calls the cache.
+    let serialized: Cache<Counted> = unsafe { Cache::new_serialized(Config::default()) }.unwrap();
+    for (name, c) in [("locked", &locked), ("serialized", &serialized)] {
+        assert!(c.set("k", Counted(copies.clone()), None).unwrap());
+        copies.store(0, Ordering::Relaxed);
+        assert!(c.get("k").is_some());
+        assert_eq!(copies.load(Ordering::Relaxed), 1, "{name}: get copies once");
+        copies.store(0, Ordering::Relaxed);
+        assert!(c.get_with("k", |v| v.0.load(Ordering::Relaxed)).is_some());
+        let want = if name == "locked" { 1 } else { 0 };
+        assert_eq!(copies.load(Ordering::Relaxed), want, "{name}: get_with");
+        assert_eq!(c.stats().hits, 2, "{name}");
+    }
+}

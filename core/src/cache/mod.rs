@@ -231,15 +231,15 @@ impl<V: Clone + 'static> Cache<V> {
     /// is the hit path; with a store, use [`Cache::lookup`] to read through to it.
     #[inline]
     pub fn get(&self, key: &str) -> Option<V> {
-        self.get_with(key, V::clone)
+        self.get_with(key, |v| v.into_owned())
     }
 
-    /// [`Cache::get`], handing `f` the value by reference instead of a copy (a binding
-    /// converts it at once: no reference count goes up and down). `f` runs while the
-    /// in-process map is in use, so it must not call this cache (on a cache made by
-    /// [`Cache::new_serialized`] such a call panics).
+    /// [`Cache::get`], handing `f` the value by reference where the in-process map allows
+    /// (a cache made by [`Cache::new_serialized`]) instead of a copy: a binding converts it
+    /// at once, and no reference count goes up and down. `f` runs while the map is in use,
+    /// so it must not call this cache (on a serialized cache such a call panics).
     #[inline]
-    pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&V) -> R) -> Option<R> {
+    pub fn get_with<R>(&self, key: &str, f: impl FnOnce(Cow<'_, V>) -> R) -> Option<R> {
         let full = self.full_key(key);
         let mut now = Now::new(self.clock());
         if self.inner.memory.expiry.sweep_due_at(&mut now) {
@@ -259,7 +259,7 @@ impl<V: Clone + 'static> Cache<V> {
         Ok(self
             .inner
             .memory
-            .read_local(&full, &mut now, max_age, V::clone))
+            .read_local(&full, &mut now, max_age, |v| v.into_owned()))
     }
 
     /// [`Cache::get`], then, on a miss with a store, the store read to drive (the miss is

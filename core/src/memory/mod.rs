@@ -13,6 +13,7 @@ pub(crate) mod expiry;
 pub(crate) mod invalidations;
 pub(crate) mod table;
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -122,20 +123,23 @@ impl<V: Clone> Memory<V> {
         }
     }
 
-    /// The in-process tier alone (`Cache::get`): `f` of the fresh value of `full`, by
-    /// reference, counting one hit or one miss. A copy made while changes of other processes
-    /// may have gone unannounced is what this tier has: a hit. `f` runs while the map is in
-    /// use.
+    /// The in-process tier alone (`Cache::get`): `f` of the fresh value of `full` (by
+    /// reference where the map allows), counting one hit or one miss. A copy made while
+    /// changes of other processes may have gone unannounced is what this tier has: a hit.
+    /// `f` runs while the map is in use.
     #[inline]
     pub fn read_local<R>(
         &self,
         full: &str,
         now: &mut Now<'_>,
         max_age: Option<u64>,
-        f: impl FnOnce(&V) -> R,
+        f: impl FnOnce(Cow<'_, V>) -> R,
     ) -> Option<R> {
         let seen = self.map.get_with(full, |e| match e {
-            Some(e) if e.fresh_at(now, max_age) => Local::Hit(f(&e.value)),
+            Some(e) if e.fresh_at(now, max_age) => Local::Hit(f(match e {
+                Cow::Borrowed(e) => Cow::Borrowed(&e.value),
+                Cow::Owned(e) => Cow::Owned(e.value),
+            })),
             Some(e) if !now.reached(e.times.keep_until()) => Local::Kept,
             Some(_) => Local::Expired,
             None => Local::Absent,

@@ -127,7 +127,7 @@ impl<V: Clone> Memory<V> {
     /// reference where the map allows), counting one hit or one miss. A copy made while
     /// changes of other processes may have gone unannounced is what this tier has: a hit.
     /// `f` runs while the map is in use.
-    #[inline]
+    #[inline(always)]
     pub fn read_local<R>(
         &self,
         full: &str,

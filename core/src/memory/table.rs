@@ -72,12 +72,19 @@ impl<V: Clone> Table<V> {
 
     /// `f` of the entry of `full`, marking it used: by reference from the unlocked map
     /// (borrowed while `f` runs), as the copy the locked map makes (which `f` may keep).
-    #[inline]
+    #[inline(always)]
     pub fn get_with<R>(&self, full: &str, f: impl FnOnce(Option<Cow<'_, Entry<V>>>) -> R) -> R {
-        match self {
-            Table::Shared(m) => f(m.get(full).map(Cow::Owned)),
-            Table::Serialized(m) => f(m.0.borrow().get(full).map(Cow::Borrowed)),
-        }
+        // `f` called from one place, so that it is inlined (from two, it was not, and the
+        // locked map's hit took 21 instructions more).
+        let borrowed;
+        let found = match self {
+            Table::Shared(m) => m.get(full).map(Cow::Owned),
+            Table::Serialized(m) => {
+                borrowed = m.0.borrow();
+                borrowed.get(full).map(Cow::Borrowed)
+            }
+        };
+        f(found)
     }
 
     /// A copy of the entry of `full`, leaving the policy as it is.

@@ -64,10 +64,7 @@ impl<V: Clone> Table<V> {
     /// A copy of the entry of `full`, marking it used (the eviction policy counts it).
     #[inline]
     pub fn get(&self, full: &str) -> Option<Entry<V>> {
-        match self {
-            Table::Shared(m) => m.get(full),
-            Table::Serialized(m) => m.0.borrow().get(full).cloned(),
-        }
+        self.get_with(full, |e| e.map(Cow::into_owned))
     }
 
     /// `f` of the entry of `full`, marking it used: by reference from the unlocked map

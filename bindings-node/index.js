@@ -250,8 +250,45 @@ function clockHandle (clock) {
   return h
 }
 
+// ------------------------------------------------------------------ getSync's copies
+
+// The words of the core's mirror block (see core/src/memory/mirror.rs).
+const MIRROR = native.mirrorLayout
+const EPOCH = MIRROR.epoch
+
+/**
+ * The values `getSync` has read, answered again without calling the core while the core's
+ * mirror block says they are current: a call into native code costs several times
+ * lru-cache's whole hit. Every rule of when a copy is current is the core's (it bumps the
+ * key's generation or the epoch on every change); this only compares. The time is
+ * `Date.now()`, the cheapest clock JS has: a copy is answered only while it is before the
+ * core's deadline less a margin (the last millisecond, and 1/1024 of the time left for
+ * clocks whose rates differ), and the whole copy is dropped if the wall clock goes back.
+ */
+class Copies {
+  constructor (words, tally) {
+    this.words = words
+    this.map = new Map()
+    this.epoch = words[EPOCH]
+    this.capacity = words[MIRROR.capacity]
+    // The latest time read: a wall clock set back drops every copy.
+    this.last = 0
+    // Hits answered here, shared by a cache and its namespaces (counted by `stats`).
+    this.tally = tally
+  }
+
+  /** After a call into the core: copies of values it let go of are dropped. */
+  sync () {
+    if (this.words[EPOCH] !== this.epoch) {
+      this.map.clear()
+      this.epoch = this.words[EPOCH]
+    }
+  }
+}
+
 class Cache {
   #h
+  #copies
   #getSync
   #has
   #set
@@ -264,6 +301,7 @@ class Cache {
     if (options === VIEW) {
       this.#h = handle.h
       this.#store = handle.store
+      if (handle.words !== undefined) this.#copies = new Copies(handle.words, handle.tally)
       this.#bind()
       return
     }
@@ -286,6 +324,8 @@ class Cache {
     this.#h = native.create(options, clock === undefined ? undefined : clocks.get(clock), sizeOf, wake)
     this.#store = options.store !== undefined && options.store !== null &&
       options.store !== '' && options.store !== 'memory'
+    const words = native.mirror(this.#h)
+    if (words !== undefined) this.#copies = new Copies(words, { hits: 0 })
     this.#bind()
     // Expired entries are reclaimed even when nobody calls: the core says what is due; the
     // timer never keeps the process alive, and stops when the cache is collected.
@@ -326,13 +366,57 @@ class Cache {
 
   /** The live value of `key` in this process, or undefined. Counts one hit or one miss. */
   getSync (key) {
-    return this.#getSync(key)
+    const c = this.#copies
+    if (c === undefined) return this.#getSync(key)
+    const e = c.map.get(key)
+    if (e !== undefined) {
+      const now = Date.now()
+      const w = c.words
+      if (now < e.until && now >= c.last && w[e.slot] === e.generation && w[EPOCH] === c.epoch) {
+        c.last = now
+        c.tally.hits++
+        return e.value
+      }
+    }
+    return this.#getAndCopy(c, key)
+  }
+
+  /** `getSync` from the core, keeping a copy of a hit as the core's answer allows. */
+  #getAndCopy (c, key) {
+    const before = Date.now()
+    const v = this.#getSync(key)
+    const w = c.words
+    const live = w[MIRROR.fillLiveMs]
+    if (v === undefined || live === 0) {
+      c.map.delete(key)
+      return v
+    }
+    if (before < c.last || c.map.size >= c.capacity) c.map.clear()
+    c.sync()
+    c.last = before
+    c.map.set(key, {
+      value: v,
+      until: before + live - 1 - (live >>> 10),
+      slot: w[MIRROR.fillSlot],
+      generation: w[MIRROR.fillGeneration]
+    })
+    return v
+  }
+
+  /** After a call that changed `key` (and maybe evicted others): their copies go. */
+  #changed (key) {
+    const c = this.#copies
+    if (c !== undefined && c.map.size !== 0) {
+      c.map.delete(key)
+      c.sync()
+    }
   }
 
   /** Stores `value`; returns false when nothing is stored (ttl 0, over a size limit). */
   setSync (key, value, options) {
     const ttl = options === undefined ? undefined : options.ttl
     const r = this.#set(key, value, ttl, this.#out)
+    this.#changed(key)
     if (r !== this.#out) return r
     this.#writeBehind()
     return this.#has(key)
@@ -342,6 +426,7 @@ class Cache {
   delSync (key) {
     const had = this.#has(key)
     if (native.del(this.#h, key, undefined, this.#out) === this.#out) this.#writeBehind()
+    this.#changed(key)
     return had
   }
 
@@ -360,7 +445,7 @@ class Cache {
   get (key, options) {
     try {
       if (options === undefined) {
-        if (!this.#store) return Promise.resolve(this.#getSync(key))
+        if (!this.#store) return Promise.resolve(this.getSync(key))
         return this.#answer(native.lookup(this.#h, key, undefined, this.#out), undefined)
       }
       return this.#load(key, options)
@@ -422,7 +507,9 @@ class Cache {
   set (key, value, options) {
     try {
       const ttl = options === undefined ? undefined : options.ttl
-      return this.#answer(this.#set(key, value, ttl, this.#out))
+      const r = this.#set(key, value, ttl, this.#out)
+      this.#changed(key)
+      return this.#answer(r)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -438,7 +525,9 @@ class Cache {
         throw wrongType(`add: options must be an object, got ${typeName(options)}`)
       }
       const ttl = options === undefined ? undefined : options.ttl
-      return this.#answer(native.add(this.#h, key, value, ttl, this.#out))
+      const r = native.add(this.#h, key, value, ttl, this.#out)
+      this.#changed(key)
+      return this.#answer(r)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -447,7 +536,9 @@ class Cache {
   /** Removes `key` (Promise of whether it had a live value). */
   del (key) {
     try {
-      return this.#answer(native.del(this.#h, key, undefined, this.#out))
+      const r = native.del(this.#h, key, undefined, this.#out)
+      this.#changed(key)
+      return this.#answer(r)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -456,7 +547,9 @@ class Cache {
   /** Sets a new TTL (ms) on a live key; 0 removes it. Promise of whether it was live. */
   expire (key, ttl) {
     try {
-      return this.#answer(native.expire(this.#h, key, ttl, this.#out))
+      const r = native.expire(this.#h, key, ttl, this.#out)
+      this.#changed(key)
+      return this.#answer(r)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -489,7 +582,9 @@ class Cache {
           throw wrongType(`incr: mustExist must be a boolean, got ${typeName(mustExist)}`)
         }
       }
-      return this.#answer(native.incr(this.#h, key, by, mustExist, this.#out))
+      const r = native.incr(this.#h, key, by, mustExist, this.#out)
+      this.#changed(key)
+      return this.#answer(r)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -507,7 +602,9 @@ class Cache {
   /** Removes every key (of this namespace only, for a namespace). */
   clear () {
     try {
-      return this.#answer(native.clear(this.#h, this.#out))
+      const r = native.clear(this.#h, this.#out)
+      if (this.#copies !== undefined) this.#copies.sync()
+      return this.#answer(r)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -539,17 +636,30 @@ class Cache {
 
   /** A view whose keys are stored under `name`; it sees only its own keys. */
   namespace (name) {
-    return new Cache(VIEW, { h: native.namespace(this.#h, name), store: this.#store })
+    const c = this.#copies
+    return new Cache(VIEW, {
+      h: native.namespace(this.#h, name),
+      store: this.#store,
+      words: c === undefined ? undefined : c.words,
+      tally: c === undefined ? undefined : c.tally
+    })
   }
 
   /** Counters since the cache was made (shared by all its namespaces). */
   stats () {
+    const c = this.#copies
+    if (c !== undefined && c.tally.hits !== 0) {
+      native.countHits(this.#h, c.tally.hits)
+      c.tally.hits = 0
+    }
     return native.stats(this.#h)
   }
 
   /** Removes every expired entry of this process's tier now; returns how many. */
   purgeExpired () {
-    return native.purge(this.#h)
+    const n = native.purge(this.#h)
+    if (this.#copies !== undefined) this.#copies.sync()
+    return n
   }
 
   /**

@@ -155,8 +155,9 @@ create, 4, |a| {
     let size_of = opt_fn(env, a.argv[2])?.map(Rc::new);
     let wake = wake_of(env, a.argv[3])?;
     // SAFETY: only this JS thread calls the cache (a `Val` is neither Send nor Sync, so the
-    // compiler keeps the cache on it), one call at a time.
-    match unsafe { Cache::new_serialized(config) } {
+    // compiler keeps the cache on it), one call at a time. Mirrored: `getSync` answers
+    // from index.js's copies while the block says they are current.
+    match unsafe { Cache::new_mirrored(config) } {
         Ok(cache) => raw::tagged(env, Kind::Cache, Handle { cache, size_of, wake }),
         Err(e) => Err(errors::throw(env, &e)),
     }
@@ -194,8 +195,9 @@ bound_get_sync, 1, |a| {
     // The value is converted where it lies, not copied out first: a referenced value's copy
     // would count itself in its Node-API reference and out again (two Node-API calls, and a
     // write to the reference, per hit). `to_js` runs no JS, so nothing calls the cache
-    // while its map is in use.
-    match c.get_with(key, |v| to_js(a.env, &v)) {
+    // while its map is in use. Every `Val` converts to the same JS value on each hit (a
+    // primitive, or the one object referenced), so index.js may keep what it gets.
+    match c.get_mirrored(key, |v| (to_js(a.env, &v), true)) {
         Some(r) => r,
         None => Ok(raw::undefined(a.env)),
     }
@@ -460,6 +462,24 @@ js_fn!(len, 1, |a| {
 js_fn!(purge, 1, |a| {
     let n = handle(a.env, a.argv[0])?.cache.purge_expired();
     Ok(raw::number(a.env, n as f64))
+});
+
+js_fn!(
+/// mirror(h): a Uint32Array over the block index.js reads before answering `getSync` from
+/// its copies (the core's `MirrorBlock`), or undefined for a cache without one.
+mirror, 1, |a| {
+    match handle(a.env, a.argv[0])?.cache.mirror_block() {
+        Some(block) => raw::mirror_view(a.env, block),
+        None => Ok(raw::undefined(a.env)),
+    }
+});
+
+js_fn!(
+/// countHits(h, n): hits index.js answered from its copies.
+count_hits, 2, |a| {
+    let n = raw::opt_u64(a.env, a.argv[1], "hits")?.unwrap_or(0);
+    handle(a.env, a.argv[0])?.cache.count_mirror_hits(n);
+    Ok(raw::undefined(a.env))
 });
 
 js_fn!(store_error, 1, |a| {

@@ -86,6 +86,8 @@ const FUNCTIONS: &[(&str, Callback)] = &[
     ("purge", cache::purge),
     ("storeError", cache::store_error),
     ("stats", cache::stats),
+    ("mirror", cache::mirror),
+    ("countHits", cache::count_hits),
     ("init", op::init),
     ("parked", op::parked),
     ("step", op::step),
@@ -124,6 +126,17 @@ unsafe fn register(env: napi_env, exports: napi_value) -> JsResult<()> {
         "sweepPollMs",
         raw::number(env, flightcache::SWEEP_POLL_MS as f64),
     )?;
+    let layout = raw::object(env)?;
+    for (name, word) in [
+        ("epoch", flightcache::MirrorBlock::EPOCH),
+        ("capacity", flightcache::MirrorBlock::CAPACITY),
+        ("fillSlot", flightcache::MirrorBlock::FILL_SLOT),
+        ("fillGeneration", flightcache::MirrorBlock::FILL_GENERATION),
+        ("fillLiveMs", flightcache::MirrorBlock::FILL_LIVE_MS),
+    ] {
+        raw::set_named(env, layout, name, raw::number(env, word as f64))?;
+    }
+    raw::set_named(env, exports, "mirrorLayout", layout)?;
     http::register(env, exports)
 }
 

@@ -381,6 +381,46 @@ pub unsafe fn external<T: 'static>(env: napi_env, value: T) -> JsResult<napi_val
     Ok(v)
 }
 
+/// A `Uint32Array` over a cache's mirror block, which the array keeps alive (see the
+/// core's `MirrorBlock`). JS only reads it.
+pub unsafe fn mirror_view(env: napi_env, block: flightcache::MirrorBlock) -> JsResult<napi_value> {
+    unsafe extern "C" fn finalize(_env: napi_env, _data: *mut c_void, hint: *mut c_void) {
+        drop(Box::from_raw(hint as *mut flightcache::MirrorBlock));
+    }
+    let (words, len) = (block.as_ptr(), block.len());
+    let hint = Box::into_raw(Box::new(block));
+    let mut buffer = ptr::null_mut();
+    // SAFETY: `words` is `len` 32-bit words that live as long as the block in `hint`, which
+    // the buffer's finalizer drops (on failure, dropped here). The core writes them only
+    // with atomic operations; JS reads them as plain words, which on every platform Node
+    // runs on cannot tear (aligned 32-bit loads).
+    let st = sys::napi_create_external_arraybuffer(
+        env,
+        words as *mut c_void,
+        len * 4,
+        Some(finalize),
+        hint as *mut c_void,
+        &mut buffer,
+    );
+    if st != Status::napi_ok {
+        drop(Box::from_raw(hint));
+        return Err(failed(env, st));
+    }
+    let mut view = ptr::null_mut();
+    check(
+        env,
+        sys::napi_create_typedarray(
+            env,
+            sys::TypedarrayType::uint32_array,
+            len,
+            buffer,
+            0,
+            &mut view,
+        ),
+    )?;
+    Ok(view)
+}
+
 /// The kinds of native object JS holds, each with its own type tag: a native function
 /// checks the tag of every handle it is given, so a handle of the wrong kind (or a forged
 /// object) is a TypeError, never memory read as the wrong type.

@@ -205,6 +205,12 @@ impl<'c> Now<'c> {
         t <= self.time && t <= self.exact()
     }
 
+    /// An upper bound of the precise time now: the bound, or the precise time once read.
+    #[inline]
+    pub fn bound(&self) -> u64 {
+        self.time
+    }
+
     /// The precise time (read once per call).
     #[inline]
     pub fn exact(&mut self) -> u64 {

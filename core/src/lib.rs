@@ -63,6 +63,7 @@ pub use load::flight::{after_fork_in_child, run_as_leader, FlightId};
 pub use load::options::{LoadOptions, Ttl};
 pub use load::policy::PolicyOptions;
 pub use memory::expiry::{parse_ttl, DEFAULT_TTL_MS, NEVER, SWEEP_POLL_MS};
+pub use memory::mirror::MirrorBlock;
 pub use pending::{Parker, Pending};
 pub use settings::Config;
 pub use stats::Stats;

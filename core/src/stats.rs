@@ -150,6 +150,9 @@ impl Counters {
     pub fn hit(&self) {
         self.count(|s| &s.hits, 1);
     }
+    pub fn hits(&self, n: u64) {
+        self.count(|s| &s.hits, n);
+    }
     #[inline]
     pub fn miss(&self) {
         self.count(|s| &s.misses, 1);

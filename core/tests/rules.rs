@@ -844,3 +844,103 @@ fn a_hit_copies_the_value_once_and_get_with_not_at_all_on_a_serialized_cache() {
         assert_eq!(c.stats().hits, 2, "{name}");
     }
 }
+
+/// The words of a mirrored cache's block, read as its host reads them.
+fn words(b: &flightcache::MirrorBlock) -> Vec<u32> {
+    // SAFETY: the block is `len` words, alive while `b` is; this thread alone calls the
+    // cache, so nothing writes them while they are read.
+    unsafe { std::slice::from_raw_parts(b.as_ptr(), b.len()) }.to_vec()
+}
+
+#[test]
+fn a_mirrored_cache_tells_its_host_of_every_change_to_what_it_copied() {
+    use flightcache::MirrorBlock as M;
+    let config = Config {
+        max_entries: 8,
+        ..Config::default()
+    };
+    // SAFETY: this thread alone calls the cache.
+    let c: Cache<String> = unsafe { Cache::new_mirrored(config) }.unwrap();
+    let block = c.mirror_block().expect("a block");
+    let w = || words(&block);
+    assert_eq!(w()[M::CAPACITY], 8);
+
+    // A hit says where the key's generation is and how long the value stays fresh.
+    c.set("a", s("1"), Some(60_000.0)).unwrap();
+    assert_eq!(
+        c.get_mirrored("a", |v| (v.into_owned(), true)),
+        Some(s("1"))
+    );
+    let (slot, generation) = (w()[M::FILL_SLOT] as usize, w()[M::FILL_GENERATION]);
+    assert_eq!(w()[slot], generation);
+    let live = w()[M::FILL_LIVE_MS];
+    assert!((59_000..=60_000).contains(&live), "fresh for {live} ms");
+    // A value the host may not keep as it is: nothing to keep.
+    c.get_mirrored("a", |v| (v.into_owned(), false));
+    assert_eq!(w()[M::FILL_LIVE_MS], 0);
+    assert_eq!(c.get_mirrored("nope", |v| (v.into_owned(), true)), None);
+
+    // Every write or removal of the key moves its generation.
+    let epoch = w()[M::EPOCH];
+    c.set("a", s("2"), None).unwrap();
+    assert_ne!(w()[slot], generation, "a replace");
+    let generation = w()[slot];
+    c.del("a").wait_bool().unwrap();
+    assert_ne!(w()[slot], generation, "a delete");
+    let generation = w()[slot];
+    c.set("a", s("3"), None).unwrap();
+    c.expire("a", 1.0).and_then(|o| o.wait_bool()).unwrap();
+    assert_ne!(w()[slot], generation, "a new deadline");
+    assert_eq!(w()[M::EPOCH], epoch, "no change let many keys go");
+
+    // Many keys at once: the epoch.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    c.set("b", s("b"), Some(1.0)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert!(c.purge_expired() > 0);
+    assert_ne!(w()[M::EPOCH], epoch, "a sweep");
+    let epoch = w()[M::EPOCH];
+    c.set("c", s("c"), None).unwrap();
+    c.clear().wait_done().unwrap();
+    assert_ne!(w()[M::EPOCH], epoch, "a clear");
+    let epoch = w()[M::EPOCH];
+    for i in 0..5 {
+        c.set(&format!("k{i}"), s("v"), None).unwrap();
+    }
+    assert_eq!(w()[M::EPOCH], epoch, "below the bound");
+    // Fuller than three quarters of the bound: the policy must see every hit.
+    assert!(c.get_mirrored("k0", |v| (v.into_owned(), true)).is_some());
+    assert!(w()[M::FILL_LIVE_MS] > 0, "5 of 8");
+    c.set("k5", s("v"), None).unwrap();
+    assert!(c.get_mirrored("k0", |v| (v.into_owned(), true)).is_some());
+    assert_eq!(w()[M::FILL_LIVE_MS], 0, "6 of 8: not to be copied");
+    for i in 6..40 {
+        c.set(&format!("k{i}"), s("v"), None).unwrap();
+    }
+    assert_ne!(w()[M::EPOCH], epoch, "an eviction");
+
+    // The host's hits count as hits.
+    let hits = c.stats().hits;
+    c.count_mirror_hits(5);
+    assert_eq!(c.stats().hits, hits + 5);
+
+    // No block where the host's copies could be wrong: a manual clock (the host reads its
+    // own), a cache handing out copies, or a cache not mirrored.
+    let manual = Config {
+        clock: ManualClock::new().into(),
+        ..Config::default()
+    };
+    let copying = Config {
+        copy: true,
+        ..Config::default()
+    };
+    for (name, config) in [("manual clock", manual), ("copy", copying)] {
+        // SAFETY: as above.
+        let c: Cache<String> = unsafe { Cache::new_mirrored(config) }.unwrap();
+        assert!(c.mirror_block().is_none(), "{name}");
+    }
+    // SAFETY: as above.
+    let plain: Cache<String> = unsafe { Cache::new_serialized(Config::default()) }.unwrap();
+    assert!(plain.mirror_block().is_none());
+    assert_eq!(plain.get_mirrored("x", |v| (v.into_owned(), true)), None);
+}

@@ -19,6 +19,7 @@ use crate::memory::bounds::Bounds;
 use crate::memory::entry::{ReleasedEntries, Times};
 use crate::memory::expiry::{parse_ttl, Expiry, NEVER};
 use crate::memory::invalidations::Seen;
+use crate::memory::mirror::MirrorBlock;
 use crate::memory::{Found, Memory};
 use crate::settings::{Config, Settings};
 use crate::stats::Stats;
@@ -99,7 +100,7 @@ impl<V: Clone + 'static> Written<V> {
 
 impl<V: Clone + 'static> Cache<V> {
     pub fn new(config: Config) -> Result<Self> {
-        Self::build(config, false)
+        Self::build(config, false, false)
     }
 
     /// A cache for a host that runs one call at a time: its in-process tier takes no lock
@@ -112,10 +113,23 @@ impl<V: Clone + 'static> Cache<V> {
     /// runs host code (a loader, a value's destructor) may let another call run meanwhile;
     /// the core never does so while it uses the map.
     pub unsafe fn new_serialized(config: Config) -> Result<Self> {
-        Self::build(config, true)
+        Self::build(config, true, false)
     }
 
-    fn build(mut config: Config, serialized: bool) -> Result<Self> {
+    /// [`Cache::new_serialized`] for a host that also keeps copies of the values it reads
+    /// and answers hits from them while the core's [`MirrorBlock`] says they are current
+    /// (see `memory::mirror`). A cache on a manual clock, or one that hands out copies
+    /// (`copy`), gets no block: the host's clock is not the cache's, and each hit must be a
+    /// new copy.
+    ///
+    /// # Safety
+    /// As for [`Cache::new_serialized`].
+    pub unsafe fn new_mirrored(config: Config) -> Result<Self> {
+        Self::build(config, true, true)
+    }
+
+    fn build(mut config: Config, serialized: bool, mirrored: bool) -> Result<Self> {
+        let mirrored = mirrored && !config.copy && matches!(config.clock, Clock::System(_));
         if serialized {
             // The unlocked map is one part: the bounds are computed for one.
             config.shards = Some(1);
@@ -134,6 +148,7 @@ impl<V: Clone + 'static> Cache<V> {
             Expiry::new(settings.ttl, settings.max_ttl),
             settings.store.is_some(),
             serialized,
+            mirrored,
         )?;
         let tier = match &settings.store {
             None => None,
@@ -245,7 +260,46 @@ impl<V: Clone + 'static> Cache<V> {
         if self.inner.memory.expiry.sweep_due_at(&mut now) {
             self.housekeeping(now.exact());
         }
-        self.inner.memory.read_local(&full, &mut now, None, f)
+        self.inner
+            .memory
+            .read_local(&full, &mut now, None, |v, _| f(v))
+    }
+
+    /// [`Cache::get_with`] for a host that keeps copies of what it reads (a cache made by
+    /// [`Cache::new_mirrored`]; on another, this is `get_with`): `f` answers the value and
+    /// whether the host may keep it as it is (a value handed out as a new object on each
+    /// hit may not); on a hit the mirror's `FILL_*` words say how the host may keep it
+    /// (see [`MirrorBlock`]).
+    #[inline]
+    pub fn get_mirrored<R>(&self, key: &str, f: impl FnOnce(Cow<'_, V>) -> (R, bool)) -> Option<R> {
+        let m = &self.inner.memory;
+        let Some(mirror) = m.mirror() else {
+            return self.get_with(key, |v| f(v).0);
+        };
+        // Pairs with the release of a bump made on a store's thread, which the host saw
+        // before calling: the removal queued before that bump is seen here.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        let full = self.full_key(key);
+        let mut now = Now::new(self.clock());
+        if m.expiry.sweep_due_at(&mut now) {
+            self.housekeeping(now.exact());
+        }
+        m.read_local(&full, &mut now, None, |v, live| {
+            let (r, keep) = f(v);
+            mirror.record(&full, if keep && !m.pressed() { live } else { 0 });
+            r
+        })
+    }
+
+    /// The block of words a host that keeps copies reads (see [`MirrorBlock`]), or `None`
+    /// for a cache without one.
+    pub fn mirror_block(&self) -> Option<MirrorBlock> {
+        self.inner.memory.mirror().cloned().map(MirrorBlock)
+    }
+
+    /// Hits the host answered from its copies, counted as hits of the cache.
+    pub fn count_mirror_hits(&self, n: u64) {
+        self.inner.memory.counters.hits(n);
     }
 
     /// Like [`Cache::get`], but a value older than `max_age` ms counts as absent.
@@ -259,7 +313,7 @@ impl<V: Clone + 'static> Cache<V> {
         Ok(self
             .inner
             .memory
-            .read_local(&full, &mut now, max_age, |v| v.into_owned()))
+            .read_local(&full, &mut now, max_age, |v, _| v.into_owned()))
     }
 
     /// [`Cache::get`], then, on a miss with a store, the store read to drive (the miss is

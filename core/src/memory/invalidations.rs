@@ -12,8 +12,11 @@
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Acquire, Ordering::SeqCst};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
+
+use super::mirror::Mirror;
 
 const SLOTS: usize = 4096;
 
@@ -31,6 +34,8 @@ pub(crate) struct Invalidations {
     /// for a store that cannot lose them), odd while they may be lost.
     listen: AtomicU32,
     hasher: quick_cache::DefaultHashBuilder,
+    /// The host's copies: told at once, from the store's thread (see `mirror`).
+    mirror: Option<Arc<Mirror>>,
 }
 
 /// A key's generation and the listening epoch, read before a store read: the fill that
@@ -43,7 +48,7 @@ pub(crate) struct Seen {
 
 impl Invalidations {
     /// `shared`: a store is configured (see `slots`).
-    pub fn new(shared: bool) -> Self {
+    pub fn new(shared: bool, mirror: Option<Arc<Mirror>>) -> Self {
         let slots = if shared { SLOTS } else { 0 };
         Invalidations {
             slots: (0..slots).map(|_| AtomicU64::new(0)).collect(),
@@ -52,6 +57,7 @@ impl Invalidations {
             all: AtomicBool::new(false),
             listen: AtomicU32::new(0),
             hasher: Default::default(),
+            mirror,
         }
     }
 
@@ -126,6 +132,17 @@ impl Invalidations {
     pub fn changed_all(&self) {
         self.all_epoch.fetch_add(1, SeqCst);
         self.all.store(true, SeqCst);
+    }
+
+    /// Tells the host's copies of `full` (`None`: of everything) to ask the core. Call it
+    /// after [`Invalidations::changed`] and the expiry's poke: a host that sees this and
+    /// calls the core then finds the removal queued and due.
+    pub fn tell_mirror(&self, full: Option<&str>) {
+        match (&self.mirror, full) {
+            (None, _) => {}
+            (Some(m), Some(full)) => m.bump(full),
+            (Some(m), None) => m.bump_epoch(),
+        }
     }
 
     /// What to remove from the in-process tier: (everything?, these keys).

@@ -11,6 +11,7 @@ pub(crate) mod bounds;
 pub(crate) mod entry;
 pub(crate) mod expiry;
 pub(crate) mod invalidations;
+pub(crate) mod mirror;
 pub(crate) mod table;
 
 use std::borrow::Cow;
@@ -28,6 +29,7 @@ use bounds::Bounds;
 use entry::{Entry, EntryWeighter, Key, ReleasedEntries, Times};
 use expiry::{Expiry, NEVER};
 use invalidations::Invalidations;
+use mirror::Mirror;
 use table::Table;
 
 /// What [`Memory::read_local`] found, once the map is no longer in use.
@@ -67,13 +69,15 @@ pub(crate) struct Memory<V> {
 
 impl<V: Clone> Memory<V> {
     /// `shared`: a store is configured behind this tier. `serialized`: the host runs one
-    /// call at a time (see [`table`]).
+    /// call at a time (see [`table`]), and `mirrored`: it also keeps copies of what it
+    /// reads (see [`mirror`]).
     pub fn new(
         max_entries: u64,
         bounds: Bounds,
         expiry: Expiry,
         shared: bool,
         serialized: bool,
+        mirrored: bool,
     ) -> Result<Self> {
         let options = OptionsBuilder::new()
             .shards(bounds.shards)
@@ -82,10 +86,16 @@ impl<V: Clone> Memory<V> {
             .hot_allocation(bounds.hot_allocation)
             .build()
             .map_err(|e| Error::invalid(format!("{e:?}")))?;
+        let mirror = (serialized && mirrored).then(|| Arc::new(Mirror::new(max_entries)));
         Ok(Memory {
-            map: Table::new(options, EntryWeighter(bounds.clone()), serialized),
+            map: Table::new(
+                options,
+                EntryWeighter(bounds.clone()),
+                serialized,
+                mirror.clone(),
+            ),
             expiry: Arc::new(expiry),
-            invalidations: Arc::new(Invalidations::new(shared)),
+            invalidations: Arc::new(Invalidations::new(shared, mirror)),
             counters: Arc::new(Counters::default()),
             bounds,
             weight: AtomicU64::new(0),
@@ -124,22 +134,29 @@ impl<V: Clone> Memory<V> {
     }
 
     /// The in-process tier alone (`Cache::get`): `f` of the fresh value of `full` (by
-    /// reference where the map allows), counting one hit or one miss. A copy made while
-    /// changes of other processes may have gone unannounced is what this tier has: a hit.
-    /// `f` runs while the map is in use.
+    /// reference where the map allows) and of how many milliseconds more it stays fresh at
+    /// least, counting one hit or one miss. A copy made while changes of other processes
+    /// may have gone unannounced is what this tier has: a hit. `f` runs while the map is in
+    /// use.
     #[inline(always)]
     pub fn read_local<R>(
         &self,
         full: &str,
         now: &mut Now<'_>,
         max_age: Option<u64>,
-        f: impl FnOnce(Cow<'_, V>) -> R,
+        f: impl FnOnce(Cow<'_, V>, u64) -> R,
     ) -> Option<R> {
         let seen = self.map.get_with(full, |e| match e {
-            Some(e) if e.fresh_at(now, max_age) => Local::Hit(f(match e {
-                Cow::Borrowed(e) => Cow::Borrowed(&e.value),
-                Cow::Owned(e) => Cow::Owned(e.value),
-            })),
+            Some(e) if e.fresh_at(now, max_age) => {
+                let live = e.times.deadline.saturating_sub(now.bound());
+                Local::Hit(f(
+                    match e {
+                        Cow::Borrowed(e) => Cow::Borrowed(&e.value),
+                        Cow::Owned(e) => Cow::Owned(e.value),
+                    },
+                    live,
+                ))
+            }
             Some(e) if !now.reached(e.times.keep_until()) => Local::Kept,
             Some(_) => Local::Expired,
             None => Local::Absent,
@@ -160,6 +177,19 @@ impl<V: Clone> Memory<V> {
                 None
             }
         }
+    }
+
+    /// The host's copies (see [`mirror`]), if it keeps any.
+    #[inline]
+    pub fn mirror(&self) -> Option<&Arc<Mirror>> {
+        self.map.mirror()
+    }
+
+    /// Fuller than three quarters of a bound: evictions may come soon, and the eviction
+    /// policy must see every hit (a host's copy answers without telling it).
+    #[inline]
+    pub fn pressed(&self) -> bool {
+        (self.weight.load(Relaxed) as u128) * 4 >= (self.bounds.capacity as u128) * 3
     }
 
     /// The entry of `full` if it is still kept (fresh or stale), counting nothing.

@@ -9,13 +9,15 @@
 //! unlocked on the development machine, the unlocked one still cloning the value).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use quick_cache::sync::Cache as SharedMap;
 use quick_cache::unsync::Cache as LocalMap;
 use quick_cache::{DefaultHashBuilder, Options};
 
 use super::entry::{Entry, EntryWeighter, Key, Released, ReleasedEntries};
+use super::mirror::Mirror;
 
 type Shared<V> = SharedMap<Key, Entry<V>, EntryWeighter, DefaultHashBuilder, Released>;
 type Local<V> = LocalMap<Key, Entry<V>, EntryWeighter, DefaultHashBuilder, Released>;
@@ -32,8 +34,12 @@ pub(crate) enum Table<V> {
 
 /// The unlocked map. A `RefCell` and not an `UnsafeCell`: every borrow ends inside the
 /// method that takes it (no host code runs in between), so a borrow that finds another
-/// is a bug, and it panics instead of corrupting the map.
-pub(crate) struct Serialized<V>(RefCell<Local<V>>);
+/// is a bug, and it panics instead of corrupting the map. With a `mirror`, every change
+/// is announced to the host's copies (see [`super::mirror`]).
+pub(crate) struct Serialized<V> {
+    map: RefCell<Local<V>>,
+    mirror: Option<Arc<Mirror>>,
+}
 
 // SAFETY: a `Serialized` table is made only by `Cache::new_serialized`, whose caller
 // promises that no two calls on the cache run at the same time and that each call sees
@@ -43,14 +49,23 @@ pub(crate) struct Serialized<V>(RefCell<Local<V>>);
 unsafe impl<V: Send> Sync for Serialized<V> {}
 
 impl<V: Clone> Table<V> {
-    pub fn new(options: Options, weighter: EntryWeighter, serialized: bool) -> Self {
+    /// `serialized`: the unlocked form, with `mirror` if given (the locked form has none).
+    pub fn new(
+        options: Options,
+        weighter: EntryWeighter,
+        serialized: bool,
+        mirror: Option<Arc<Mirror>>,
+    ) -> Self {
         if serialized {
-            Table::Serialized(Serialized(RefCell::new(LocalMap::with_options(
-                options,
-                weighter,
-                DefaultHashBuilder::default(),
-                Released,
-            ))))
+            Table::Serialized(Serialized {
+                map: RefCell::new(LocalMap::with_options(
+                    options,
+                    weighter,
+                    DefaultHashBuilder::default(),
+                    Released,
+                )),
+                mirror,
+            })
         } else {
             Table::Shared(SharedMap::with_options(
                 options,
@@ -77,7 +92,7 @@ impl<V: Clone> Table<V> {
         let found = match self {
             Table::Shared(m) => m.get(full).map(Cow::Owned),
             Table::Serialized(m) => {
-                borrowed = m.0.borrow();
+                borrowed = m.map.borrow();
                 borrowed.get(full).map(Cow::Borrowed)
             }
         };
@@ -89,21 +104,21 @@ impl<V: Clone> Table<V> {
     pub fn peek(&self, full: &str) -> Option<Entry<V>> {
         match self {
             Table::Shared(m) => m.peek(full),
-            Table::Serialized(m) => m.0.borrow().peek(full).cloned(),
+            Table::Serialized(m) => m.map.borrow().peek(full).cloned(),
         }
     }
 
     pub fn contains_key(&self, full: &str) -> bool {
         match self {
             Table::Shared(m) => m.contains_key(full),
-            Table::Serialized(m) => m.0.borrow().contains_key(full),
+            Table::Serialized(m) => m.map.borrow().contains_key(full),
         }
     }
 
     pub fn remove(&self, full: &str) -> Option<(Key, Entry<V>)> {
         match self {
             Table::Shared(m) => m.remove(full),
-            Table::Serialized(m) => m.0.borrow_mut().remove(full),
+            Table::Serialized(m) => m.removed(full, m.map.borrow_mut().remove(full)),
         }
     }
 
@@ -114,7 +129,7 @@ impl<V: Clone> Table<V> {
     ) -> Option<(Key, Entry<V>)> {
         match self {
             Table::Shared(m) => m.remove_if(full, f),
-            Table::Serialized(m) => m.0.borrow_mut().remove_if(full, f),
+            Table::Serialized(m) => m.removed(full, m.map.borrow_mut().remove_if(full, f)),
         }
     }
 
@@ -124,7 +139,26 @@ impl<V: Clone> Table<V> {
     pub fn insert(&self, key: Key, entry: Entry<V>, released: &mut ReleasedEntries<V>) {
         match self {
             Table::Shared(m) => m.insert_with_lifecycle(key, entry, released),
-            Table::Serialized(m) => m.0.borrow_mut().insert_with_lifecycle(key, entry, released),
+            Table::Serialized(m) => {
+                let Some(mirror) = &m.mirror else {
+                    return m
+                        .map
+                        .borrow_mut()
+                        .insert_with_lifecycle(key, entry, released);
+                };
+                let (slot, first) = (mirror.slot(key.as_str()), released.len());
+                m.map
+                    .borrow_mut()
+                    .insert_with_lifecycle(key, entry, released);
+                mirror.bump_slot(slot);
+                // Another key went (evicted): the host drops its copies, values included.
+                if released[first..]
+                    .iter()
+                    .any(|(k, _)| mirror.slot(k.as_str()) != slot)
+                {
+                    mirror.bump_epoch();
+                }
+            }
         }
     }
 
@@ -133,7 +167,17 @@ impl<V: Clone> Table<V> {
     pub fn retain(&self, f: impl Fn(&Key, &Entry<V>) -> bool) {
         match self {
             Table::Shared(m) => m.retain(f),
-            Table::Serialized(m) => m.0.borrow_mut().retain(f),
+            Table::Serialized(m) => {
+                let dropped = Cell::new(false);
+                m.map.borrow_mut().retain(|k, e| {
+                    let keep = f(k, e);
+                    dropped.set(dropped.get() || !keep);
+                    keep
+                });
+                if let (true, Some(mirror)) = (dropped.get(), &m.mirror) {
+                    mirror.bump_epoch();
+                }
+            }
         }
     }
 
@@ -148,7 +192,7 @@ impl<V: Clone> Table<V> {
                     true
                 })
             }
-            Table::Serialized(m) => m.0.borrow().iter().for_each(|(k, e)| f(k, e)),
+            Table::Serialized(m) => m.map.borrow().iter().for_each(|(k, e)| f(k, e)),
         }
     }
 
@@ -157,7 +201,7 @@ impl<V: Clone> Table<V> {
     /// reporting the cache's references only keeps objects alive.
     pub fn visit_if_idle(&self, f: impl FnMut(&Key, &Entry<V>)) {
         match self {
-            Table::Serialized(m) if m.0.try_borrow().is_err() => {}
+            Table::Serialized(m) if m.map.try_borrow().is_err() => {}
             _ => self.visit(f),
         }
     }
@@ -165,8 +209,26 @@ impl<V: Clone> Table<V> {
     pub fn len(&self) -> usize {
         match self {
             Table::Shared(m) => m.len(),
-            Table::Serialized(m) => m.0.borrow().len(),
+            Table::Serialized(m) => m.map.borrow().len(),
         }
+    }
+
+    /// The host's copies, if it keeps any.
+    pub fn mirror(&self) -> Option<&Arc<Mirror>> {
+        match self {
+            Table::Shared(_) => None,
+            Table::Serialized(m) => m.mirror.as_ref(),
+        }
+    }
+}
+
+impl<V> Serialized<V> {
+    #[inline]
+    fn removed(&self, full: &str, r: Option<(Key, Entry<V>)>) -> Option<(Key, Entry<V>)> {
+        if let (Some(_), Some(mirror)) = (&r, &self.mirror) {
+            mirror.bump(full);
+        }
+        r
     }
 }
 
@@ -184,7 +246,7 @@ mod tests {
             .weight_capacity(bounds.capacity)
             .build()
             .unwrap();
-        let table = Table::new(options, EntryWeighter(bounds), true);
+        let table = Table::new(options, EntryWeighter(bounds), true, None);
         for (i, k) in ["a", "b", "c"].into_iter().enumerate() {
             let times = Times::new(0, 1_000, 1_000, u64::MAX, 0, 0);
             table.insert(

@@ -1,0 +1,135 @@
+//! What a host checks before answering a hit from its own copy of a value, without calling
+//! the core.
+//!
+//! A call from JS into native code costs Node several times lru-cache's whole hit (the
+//! call, reading the key, making the answer). So Node's `getSync` keeps, per key it has
+//! read, the JS value, the time the value stays fresh until, and the generation of the
+//! key's slot in this block when it read it; it answers from that copy while the slot's
+//! generation and the block's epoch are unchanged and the time is before the deadline,
+//! and otherwise asks the core, which refreshes the copy.
+//!
+//! The rule that keeps such copies right lives here and in [`super::table`], the one place
+//! the map changes: every write or removal of a key bumps its slot's generation, and every
+//! change that lets go of many keys at once (an eviction, a sweep, a clear, another
+//! process invalidating everything) bumps the epoch, after which the host drops its whole
+//! copy (which holds values: it must not outlive the entries). Another process's change of
+//! one key bumps the key's slot from the store's thread at once, so the copy stops being
+//! answered before the core has removed the entry. Two keys may share a slot: that only
+//! sends a copy to the core now and then.
+//!
+//! The block is read by the host as 32-bit words (a JS `Uint32Array` over this memory):
+//! the layout below is the contract, and [`Mirror::words`] hands it out.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed, Ordering::Release};
+use std::sync::Arc;
+
+/// Bumped when the host must drop every copy.
+pub const EPOCH: usize = 0;
+/// The entries the host may copy, at most (the cache's entry bound): a copy that holds more
+/// is dropped whole.
+pub const CAPACITY: usize = 1;
+/// What the last [`Mirror::record`] found: the slot, its generation, and for how many
+/// milliseconds the value stays fresh (0: the host must not copy it).
+pub const FILL_SLOT: usize = 2;
+pub const FILL_GENERATION: usize = 3;
+pub const FILL_LIVE_MS: usize = 4;
+/// The first slot; there are [`SLOTS`].
+pub const SLOTS_AT: usize = 8;
+pub const SLOTS: usize = 4096;
+
+pub(crate) struct Mirror {
+    words: Box<[AtomicU32]>,
+    hasher: quick_cache::DefaultHashBuilder,
+}
+
+impl Mirror {
+    pub fn new(capacity: u64) -> Self {
+        let words: Box<[AtomicU32]> = (0..SLOTS_AT + SLOTS).map(|_| AtomicU32::new(0)).collect();
+        words[CAPACITY].store(capacity.min(u32::MAX as u64) as u32, Relaxed);
+        Mirror {
+            words,
+            hasher: Default::default(),
+        }
+    }
+
+    #[inline]
+    pub fn slot(&self, full: &str) -> usize {
+        SLOTS_AT + self.hasher.hash_one(full) as usize % SLOTS
+    }
+
+    /// `full` was written or removed. Also called from a store's thread: an atomic add,
+    /// released after what the host's next call must see (the queued removal).
+    #[inline]
+    pub fn bump(&self, full: &str) {
+        self.bump_slot(self.slot(full));
+    }
+
+    #[inline]
+    pub fn bump_slot(&self, slot: usize) {
+        self.words[slot].fetch_add(1, Release);
+    }
+
+    /// Many entries went at once: every copy goes.
+    pub fn bump_epoch(&self) {
+        self.words[EPOCH].fetch_add(1, Release);
+    }
+
+    /// A hit on `full`, fresh for `live_ms` more (0: not to be copied), for the host to
+    /// read in the `FILL_*` words.
+    #[inline]
+    pub fn record(&self, full: &str, live_ms: u64) {
+        let slot = self.slot(full);
+        self.words[FILL_SLOT].store(slot as u32, Relaxed);
+        self.words[FILL_GENERATION].store(self.words[slot].load(Relaxed), Relaxed);
+        self.words[FILL_LIVE_MS].store(live_ms.min(u32::MAX as u64) as u32, Relaxed);
+    }
+}
+
+/// The block as a host holds it: kept alive as long as the host reads it.
+#[derive(Clone)]
+pub struct MirrorBlock(pub(crate) Arc<Mirror>);
+
+impl MirrorBlock {
+    pub const EPOCH: usize = EPOCH;
+    pub const CAPACITY: usize = CAPACITY;
+    pub const FILL_SLOT: usize = FILL_SLOT;
+    pub const FILL_GENERATION: usize = FILL_GENERATION;
+    pub const FILL_LIVE_MS: usize = FILL_LIVE_MS;
+
+    /// The first word; the block is [`MirrorBlock::len`] 32-bit words, valid while this
+    /// value (or a clone) lives. The host only reads it, on the thread that calls the
+    /// cache; the core writes it with atomic operations (from a store's thread too).
+    pub fn as_ptr(&self) -> *const u32 {
+        self.0.words.as_ptr().cast()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.words.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reports_the_generation_of_the_key_slot() {
+        let m = Mirror::new(10);
+        assert_eq!(m.words[CAPACITY].load(Relaxed), 10);
+        m.bump("a");
+        m.bump("a");
+        m.record("a", 7);
+        let slot = m.words[FILL_SLOT].load(Relaxed) as usize;
+        assert_eq!(slot, m.slot("a"));
+        assert!((SLOTS_AT..SLOTS_AT + SLOTS).contains(&slot));
+        assert_eq!(m.words[FILL_GENERATION].load(Relaxed), 2);
+        assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), 7);
+        m.record("a", u64::MAX);
+        assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), u32::MAX);
+    }
+}

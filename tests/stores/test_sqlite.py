@@ -201,6 +201,37 @@ def test_a_write_in_another_process_is_seen_within_l1_staleness(db: str) -> None
         time.sleep(0.005)
 
 
+def watch_from_node(url: str, tmp_path: Path, write: Any) -> tuple[dict[str, Any], float]:
+    """A Node process reads "k" with getSync in a synchronous loop (its JS copies answer)
+    while `write()` changes it from this process: what it saw last, and how many ms after
+    the write it saw the change."""
+    ready = tmp_path / "ready"
+    p = subprocess.Popen(worker("node", url, "watch", "k", str(ready), "10"),
+                         env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert p.poll() is None and time.monotonic() < deadline, p.stderr.read() if p.stderr else ""
+        time.sleep(0.01)
+    time.sleep(0.2)  # copies answered for a while before the change
+    written = time.time()
+    write()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    got = json.loads(out.strip().splitlines()[-1])
+    return got, (got["at"] - written) * 1000
+
+
+def test_a_synchronous_node_reader_sees_another_process_s_write(db: str, tmp_path: Path) -> None:
+    c = Cache(store=db, l1_staleness=100)
+    c.set("k", "old")
+    got, took = watch_from_node(db, tmp_path, lambda: c.set("k", "new"))
+    print(f"Node getSync answered its copy {got['reads']} times, then saw the write after "
+          f"{took:.0f} ms (l1_staleness 100 ms)")
+    assert got["first"] == "old" and got["last"] is None, got
+    assert got["reads"] > 1000
+    assert took < 100 + 400
+
+
 VALUES: list[Any] = [
     "text with ünïcödé",
     "",

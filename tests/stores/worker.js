@@ -67,6 +67,20 @@ async function main () {
     console.log(JSON.stringify({ stored: await cache.set(args[0], v), value: encode(v) }))
   } else if (mode === 'steady') {
     await steady(cache, key, Number(args[0]), args[1])
+  } else if (mode === 'watch') {
+    // Reads `key` with getSync in one synchronous loop (answered from its JS copy after the
+    // first read) until another process's change reaches it; no event-loop turn helps.
+    const [ready, seconds] = [args[0], Number(args[1])]
+    const first = await cache.get(key)
+    let reads = 0
+    let v = cache.getSync(key)
+    fs.writeFileSync(ready, '')
+    const end = performance.now() + seconds * 1000
+    while (v === first && performance.now() < end) {
+      v = cache.getSync(key)
+      reads++
+    }
+    console.log(JSON.stringify({ first: encode(first), last: v === undefined ? null : encode(v), reads, at: Date.now() / 1000 }))
   } else if (mode === 'writes') {
     const n = Number(args[0])
     for (let i = 0; i < n; i++) await cache.set(key, i)

@@ -21,7 +21,7 @@
 //! the layout below is the contract, and [`Mirror::words`] hands it out.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::Release};
 use std::sync::Arc;
 
 /// Bumped when the host must drop every copy.
@@ -41,6 +41,10 @@ pub const SLOTS: usize = 4096;
 pub(crate) struct Mirror {
     words: Box<[AtomicU32]>,
     hasher: quick_cache::DefaultHashBuilder,
+    /// Whether the host may hold a copy: until the first [`Mirror::record`], the table's
+    /// changes need no bump (a cache only written pays nothing). Set and read on the host's
+    /// thread; a store's thread bumps regardless.
+    copied: AtomicBool,
 }
 
 impl Mirror {
@@ -50,6 +54,7 @@ impl Mirror {
         Mirror {
             words,
             hasher: Default::default(),
+            copied: AtomicBool::new(false),
         }
     }
 
@@ -75,10 +80,19 @@ impl Mirror {
         self.words[EPOCH].fetch_add(1, Release);
     }
 
+    /// Whether the host may hold copies (on the host's thread).
+    #[inline]
+    pub fn copied(&self) -> bool {
+        self.copied.load(Relaxed)
+    }
+
     /// A hit on `full`, fresh for `live_ms` more (0: not to be copied), for the host to
     /// read in the `FILL_*` words.
     #[inline]
     pub fn record(&self, full: &str, live_ms: u64) {
+        if live_ms > 0 && !self.copied() {
+            self.copied.store(true, Relaxed);
+        }
         let slot = self.slot(full);
         self.words[FILL_SLOT].store(slot as u32, Relaxed);
         self.words[FILL_GENERATION].store(self.words[slot].load(Relaxed), Relaxed);

@@ -140,7 +140,7 @@ impl<V: Clone> Table<V> {
         match self {
             Table::Shared(m) => m.insert_with_lifecycle(key, entry, released),
             Table::Serialized(m) => {
-                let Some(mirror) = &m.mirror else {
+                let Some(mirror) = m.copied_mirror() else {
                     return m
                         .map
                         .borrow_mut()
@@ -174,7 +174,7 @@ impl<V: Clone> Table<V> {
                     dropped.set(dropped.get() || !keep);
                     keep
                 });
-                if let (true, Some(mirror)) = (dropped.get(), &m.mirror) {
+                if let (true, Some(mirror)) = (dropped.get(), m.copied_mirror()) {
                     mirror.bump_epoch();
                 }
             }
@@ -223,9 +223,15 @@ impl<V: Clone> Table<V> {
 }
 
 impl<V> Serialized<V> {
+    /// The mirror, if the host may hold copies: before its first copy, changes need no bump.
+    #[inline]
+    fn copied_mirror(&self) -> Option<&Arc<Mirror>> {
+        self.mirror.as_ref().filter(|m| m.copied())
+    }
+
     #[inline]
     fn removed(&self, full: &str, r: Option<(Key, Entry<V>)>) -> Option<(Key, Entry<V>)> {
-        if let (Some(_), Some(mirror)) = (&r, &self.mirror) {
+        if let (Some(_), Some(mirror)) = (&r, self.copied_mirror()) {
             mirror.bump(full);
         }
         r

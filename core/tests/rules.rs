@@ -869,7 +869,10 @@ fn a_mirrored_cache_tells_its_host_of_every_change_to_what_it_copied() {
     c.set("a", s("0"), Some(60_000.0)).unwrap();
     c.set("z", s("z"), None).unwrap();
     c.del("z").wait_bool().unwrap();
-    assert!(w()[M::FILL_LIVE_MS + 1..].iter().all(|&g| g == 0), "no bump before a copy");
+    assert!(
+        w()[M::FILL_LIVE_MS + 1..].iter().all(|&g| g == 0),
+        "no bump before a copy"
+    );
 
     // A hit says where the key's generation is and how long the value stays fresh.
     c.set("a", s("1"), Some(60_000.0)).unwrap();

@@ -255,13 +255,16 @@ function clockHandle (clock) {
 // The words of the core's mirror block (see core/src/memory/mirror.rs).
 const MIRROR = native.mirrorLayout
 const EPOCH = MIRROR.epoch
+// The wall clock as it was when flightcache was loaded: fake timers installed later (a test's
+// `jest.useFakeTimers()`) must not hold a copy past the core's real deadline.
+const wallNow = Date.now
 
 /**
  * The values `getSync` has read, answered again without calling the core while the core's
  * mirror block says they are current: a call into native code costs several times
  * lru-cache's whole hit. Every rule of when a copy is current is the core's (it bumps the
  * key's generation or the epoch on every change); this only compares. The time is
- * `Date.now()`, the cheapest clock JS has: a copy is answered only while it is before the
+ * `Date.now()` (as loaded), the cheapest clock JS has: a copy is answered only while it is before the
  * core's deadline less a margin (the last millisecond, and 1/1024 of the time left for
  * clocks whose rates differ), and the whole copy is dropped if the wall clock goes back.
  */
@@ -370,7 +373,7 @@ class Cache {
     if (c === undefined) return this.#getSync(key)
     const e = c.map.get(key)
     if (e !== undefined) {
-      const now = Date.now()
+      const now = wallNow()
       const w = c.words
       if (now < e.until && now >= c.last && w[e.slot] === e.generation && w[EPOCH] === c.epoch) {
         c.last = now
@@ -383,7 +386,7 @@ class Cache {
 
   /** `getSync` from the core, keeping a copy of a hit as the core's answer allows. */
   #getAndCopy (c, key) {
-    const before = Date.now()
+    const before = wallNow()
     const v = this.#getSync(key)
     const w = c.words
     const live = w[MIRROR.fillLiveMs]

@@ -6,7 +6,12 @@
 // the copies).
 const test = require('node:test')
 const assert = require('node:assert/strict')
+// flightcache reads the Date.now it finds when loaded: this one can be set back.
+const realNow = Date.now
+let wallOffset = 0
+Date.now = () => realNow() + wallOffset
 const { Cache } = require('..')
+Date.now = realNow
 
 function spin (ms) {
   // Synchronous: no timer and no event-loop turn may help the copies notice.
@@ -123,12 +128,11 @@ test('an entry is not answered after its deadline, with no event-loop turn betwe
 
 test('a wall clock set back drops every copy', (t) => {
   const c = new Cache()
-  const realNow = Date.now
-  t.after(() => { Date.now = realNow })
+  t.after(() => { wallOffset = 0 })
   c.setSync('k', 'v', { ttl: 30 })
   readTwice(c, ['k'])
   // The wall clock goes back 10 s; real time goes on past the TTL.
-  Date.now = () => realNow() - 10_000
+  wallOffset = -10_000
   spin(40)
   assert.strictEqual(c.getSync('k'), undefined)
   assert.strictEqual(c.has('k'), false)
@@ -142,6 +146,17 @@ test('a cache fuller than three quarters of its bound: answers and counters stay
   assert.strictEqual(readTwice(c, ['k1', 'k2']), 4)
   for (let i = 0; i < 200; i++) c.setSync(`n${i}`, i)
   agreesWithCore(c, ['k1', 'k2'], (k) => Number(k.slice(1)))
+})
+
+test('fake timers installed after loading do not keep a copy past its deadline', (t) => {
+  const c = new Cache()
+  const fake = Date.now()
+  Date.now = () => fake // frozen, as a test's fake timers may leave it
+  t.after(() => { Date.now = realNow })
+  c.setSync('k', 'v', { ttl: 30 })
+  readTwice(c, ['k'])
+  spin(40)
+  assert.strictEqual(c.getSync('k'), undefined)
 })
 
 test('a bad key is still a TypeError, and changes nothing', () => {

@@ -264,9 +264,9 @@ const wallNow = Date.now
  * mirror block says they are current: a call into native code costs several times
  * lru-cache's whole hit. Every rule of when a copy is current is the core's (it bumps the
  * key's generation or the epoch on every change); this only compares. The time is
- * `Date.now()` (as loaded), the cheapest clock JS has: a copy is answered only while it is before the
- * core's deadline less a margin (the last millisecond, and 1/1024 of the time left for
- * clocks whose rates differ), and the whole copy is dropped if the wall clock goes back.
+ * `Date.now()` (as loaded), the cheapest clock JS has: a copy is answered only for as long as
+ * the core says (its margins included), counted from a time read before asking it, and
+ * every copy is dropped if the wall clock goes back.
  */
 class Copies {
   constructor (words, tally) {
@@ -399,7 +399,7 @@ class Cache {
     c.last = before
     c.map.set(key, {
       value: v,
-      until: before + live - 1 - (live >>> 10),
+      until: before + live,
       slot: w[MIRROR.fillSlot],
       generation: w[MIRROR.fillGeneration]
     })

@@ -18,7 +18,7 @@
 //! sends a copy to the core now and then.
 //!
 //! The block is read by the host as 32-bit words (a JS `Uint32Array` over this memory):
-//! the layout below is the contract, and [`Mirror::words`] hands it out.
+//! the layout below is the contract, and [`MirrorBlock`] hands it out.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::Release};
@@ -30,7 +30,8 @@ pub const EPOCH: usize = 0;
 /// is dropped whole.
 pub const CAPACITY: usize = 1;
 /// What the last [`Mirror::record`] found: the slot, its generation, and for how many
-/// milliseconds the value stays fresh (0: the host must not copy it).
+/// milliseconds the host may answer its copy (0: it must not copy the value), counted from
+/// a reading of its own clock in whole milliseconds taken before the call.
 pub const FILL_SLOT: usize = 2;
 pub const FILL_GENERATION: usize = 3;
 pub const FILL_LIVE_MS: usize = 4;
@@ -86,10 +87,14 @@ impl Mirror {
         self.copied.load(Relaxed)
     }
 
-    /// A hit on `full`, fresh for `live_ms` more (0: not to be copied), for the host to
-    /// read in the `FILL_*` words.
+    /// A hit on `full`, fresh for at least `live_ms` more (0: not to be copied), for the
+    /// host to read in the `FILL_*` words. The host answers its copy for less: its clock
+    /// reads whole milliseconds (its reading may be up to one behind), and it may run at
+    /// another rate than the core's (a wall clock slewed by NTP, by at most 500 ppm, where
+    /// the monotonic clock is not): 1 ms and 1/1024 of the time are taken off.
     #[inline]
     pub fn record(&self, full: &str, live_ms: u64) {
+        let live_ms = live_ms.saturating_sub(1 + live_ms / 1024);
         if live_ms > 0 && !self.copied() {
             self.copied.store(true, Relaxed);
         }
@@ -137,12 +142,18 @@ mod tests {
         assert_eq!(m.words[CAPACITY].load(Relaxed), 10);
         m.bump("a");
         m.bump("a");
-        m.record("a", 7);
+        m.record("a", 2048);
         let slot = m.words[FILL_SLOT].load(Relaxed) as usize;
         assert_eq!(slot, m.slot("a"));
         assert!((SLOTS_AT..SLOTS_AT + SLOTS).contains(&slot));
         assert_eq!(m.words[FILL_GENERATION].load(Relaxed), 2);
-        assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), 7);
+        assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), 2048 - 1 - 2);
+        m.record("a", 1);
+        assert_eq!(
+            m.words[FILL_LIVE_MS].load(Relaxed),
+            0,
+            "nothing left to answer"
+        );
         m.record("a", u64::MAX);
         assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), u32::MAX);
     }

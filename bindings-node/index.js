@@ -386,9 +386,10 @@ class Cache {
 
   /** `getSync` from the core, keeping a copy of a hit as the core's answer allows. */
   #getAndCopy (c, key) {
-    const before = wallNow()
-    const v = this.#getSync(key)
     const w = c.words
+    const before = wallNow()
+    const epoch = w[EPOCH]
+    const v = this.#getSync(key)
     const live = w[MIRROR.fillLiveMs]
     if (v === undefined || live === 0) {
       c.map.delete(key)
@@ -396,6 +397,9 @@ class Cache {
     }
     if (before < c.last || c.map.size >= c.capacity) c.map.clear()
     c.sync()
+    // The epoch moved during the call (everything changed elsewhere, or the core let
+    // entries go): the value may be older than that, so no copy this time.
+    if (c.epoch !== epoch) return v
     c.last = before
     c.map.set(key, {
       value: v,

@@ -276,17 +276,16 @@ impl<V: Clone + 'static> Cache<V> {
         let Some(mirror) = m.mirror() else {
             return self.get_with(key, |v| f(v).0);
         };
-        // Pairs with the release of a bump made on a store's thread, which the host saw
-        // before calling: the removal queued before that bump is seen here.
-        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         let full = self.full_key(key);
+        // Before the housekeeping: a change announced after this makes the copy stale.
+        let seen = mirror.seen(&full);
         let mut now = Now::new(self.clock());
         if m.expiry.sweep_due_at(&mut now) {
             self.housekeeping(now.exact());
         }
         m.read_local(&full, &mut now, None, |v, live| {
             let (r, keep) = f(v);
-            mirror.record(&full, if keep && !m.pressed() { live } else { 0 });
+            mirror.record(seen, if keep && !m.pressed() { live } else { 0 });
             r
         })
     }

@@ -21,7 +21,9 @@
 //! the layout below is the contract, and [`MirrorBlock`] hands it out.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::Arc;
 
 /// Bumped when the host must drop every copy.
@@ -38,6 +40,13 @@ pub const FILL_LIVE_MS: usize = 4;
 /// The first slot; there are [`SLOTS`].
 pub const SLOTS_AT: usize = 8;
 pub const SLOTS: usize = 4096;
+
+/// A key's slot and its generation, as [`Mirror::seen`] read them.
+#[derive(Clone, Copy)]
+pub(crate) struct Seen {
+    slot: usize,
+    generation: u32,
+}
 
 pub(crate) struct Mirror {
     words: Box<[AtomicU32]>,
@@ -93,15 +102,27 @@ impl Mirror {
     /// another rate than the core's (a wall clock slewed by NTP, by at most 500 ppm, where
     /// the monotonic clock is not): 1 ms and 1/1024 of the time are taken off.
     #[inline]
-    pub fn record(&self, full: &str, live_ms: u64) {
+    pub fn record(&self, seen: Seen, live_ms: u64) {
         let live_ms = live_ms.saturating_sub(1 + live_ms / 1024);
         if live_ms > 0 && !self.copied() {
             self.copied.store(true, Relaxed);
         }
-        let slot = self.slot(full);
-        self.words[FILL_SLOT].store(slot as u32, Relaxed);
-        self.words[FILL_GENERATION].store(self.words[slot].load(Relaxed), Relaxed);
+        self.words[FILL_SLOT].store(seen.slot as u32, Relaxed);
+        self.words[FILL_GENERATION].store(seen.generation, Relaxed);
         self.words[FILL_LIVE_MS].store(live_ms.min(u32::MAX as u64) as u32, Relaxed);
+    }
+
+    /// `full`'s slot and generation, read before the call looks at the key: a change
+    /// announced after this (from a store's thread too) makes the copy stale, and one
+    /// announced before it is seen by the call (the acquire pairs with the bump's release,
+    /// which follows the queued removal and the expiry's poke).
+    #[inline]
+    pub fn seen(&self, full: &str) -> Seen {
+        let slot = self.slot(full);
+        Seen {
+            slot,
+            generation: self.words[slot].load(Acquire),
+        }
     }
 }
 
@@ -142,19 +163,19 @@ mod tests {
         assert_eq!(m.words[CAPACITY].load(Relaxed), 10);
         m.bump("a");
         m.bump("a");
-        m.record("a", 2048);
+        m.record(m.seen("a"), 2048);
         let slot = m.words[FILL_SLOT].load(Relaxed) as usize;
         assert_eq!(slot, m.slot("a"));
         assert!((SLOTS_AT..SLOTS_AT + SLOTS).contains(&slot));
         assert_eq!(m.words[FILL_GENERATION].load(Relaxed), 2);
         assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), 2048 - 1 - 2);
-        m.record("a", 1);
+        m.record(m.seen("a"), 1);
         assert_eq!(
             m.words[FILL_LIVE_MS].load(Relaxed),
             0,
             "nothing left to answer"
         );
-        m.record("a", u64::MAX);
+        m.record(m.seen("a"), u64::MAX);
         assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), u32::MAX);
     }
 }

@@ -255,6 +255,7 @@ function clockHandle (clock) {
 // The words of the core's mirror block (see core/src/memory/mirror.rs).
 const MIRROR = native.mirrorLayout
 const EPOCH = MIRROR.epoch
+const PENDING = MIRROR.pending
 // The wall clock as it was when flightcache was loaded: fake timers installed later (a test's
 // `jest.useFakeTimers()`) must not hold a copy past the core's real deadline.
 const wallNow = Date.now
@@ -375,7 +376,8 @@ class Cache {
     if (e !== undefined) {
       const now = wallNow()
       const w = c.words
-      if (now < e.until && now >= c.last && w[e.slot] === e.generation && w[EPOCH] === c.epoch) {
+      if (now < e.until && now >= c.last && w[e.slot] === e.generation && w[EPOCH] === c.epoch &&
+        w[PENDING] === 0) {
         c.last = now
         c.tally.hits++
         return e.value

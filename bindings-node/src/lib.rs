@@ -133,6 +133,7 @@ unsafe fn register(env: napi_env, exports: napi_value) -> JsResult<()> {
         ("fillSlot", flightcache::MirrorBlock::FILL_SLOT),
         ("fillGeneration", flightcache::MirrorBlock::FILL_GENERATION),
         ("fillLiveMs", flightcache::MirrorBlock::FILL_LIVE_MS),
+        ("pending", flightcache::MirrorBlock::PENDING),
     ] {
         raw::set_named(env, layout, name, raw::number(env, word as f64))?;
     }

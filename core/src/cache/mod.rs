@@ -276,8 +276,10 @@ impl<V: Clone + 'static> Cache<V> {
         let Some(mirror) = m.mirror() else {
             return self.get_with(key, |v| f(v).0);
         };
+        // The host saw no pending change, or this call's housekeeping takes it: pairs with
+        // the store thread's `announce`, which follows the queued removal and the poke.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         let full = self.full_key(key);
-        // Before the housekeeping: a change announced after this makes the copy stale.
         let seen = mirror.seen(&full);
         let mut now = Now::new(self.clock());
         if m.expiry.sweep_due_at(&mut now) {

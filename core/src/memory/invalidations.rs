@@ -34,7 +34,8 @@ pub(crate) struct Invalidations {
     /// for a store that cannot lose them), odd while they may be lost.
     listen: AtomicU32,
     hasher: quick_cache::DefaultHashBuilder,
-    /// The host's copies: told at once, from the store's thread (see `mirror`).
+    /// The host's copies: told at once, from the store's thread, that changes wait (see
+    /// `mirror`).
     mirror: Option<Arc<Mirror>>,
 }
 
@@ -134,19 +135,20 @@ impl Invalidations {
         self.all.store(true, SeqCst);
     }
 
-    /// Tells the host's copies of `full` (`None`: of everything) to ask the core. Call it
-    /// after [`Invalidations::changed`] and the expiry's poke: a host that sees this and
-    /// calls the core then finds the removal queued and due.
-    pub fn tell_mirror(&self, full: Option<&str>) {
-        match (&self.mirror, full) {
-            (None, _) => {}
-            (Some(m), Some(full)) => m.bump(full),
-            (Some(m), None) => m.bump_epoch(),
+    /// Tells the host's copies that changes wait for its next call. Call it after
+    /// [`Invalidations::changed`] (or `changed_all`) and the expiry's poke: a host that sees
+    /// it and calls the core then finds the removal queued and due.
+    pub fn tell_mirror(&self) {
+        if let Some(m) = &self.mirror {
+            m.announce();
         }
     }
 
     /// What to remove from the in-process tier: (everything?, these keys).
     pub fn take(&self) -> (bool, Vec<Box<str>>) {
+        if let Some(m) = &self.mirror {
+            m.taking();
+        }
         let all = self.all.swap(false, SeqCst);
         let keys = std::mem::take(&mut *self.queue.lock());
         (all, keys)

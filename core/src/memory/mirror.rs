@@ -10,20 +10,19 @@
 //!
 //! The rule that keeps such copies right lives here and in [`super::table`], the one place
 //! the map changes: every write or removal of a key bumps its slot's generation, and every
-//! change that lets go of many keys at once (an eviction, a sweep, a clear, another
-//! process invalidating everything) bumps the epoch, after which the host drops its whole
-//! copy (which holds values: it must not outlive the entries). Another process's change of
-//! one key bumps the key's slot from the store's thread at once, so the copy stops being
-//! answered before the core has removed the entry. Two keys may share a slot: that only
-//! sends a copy to the core now and then.
+//! change that lets go of many keys at once (an eviction, a sweep, a clear) bumps the
+//! epoch, after which the host drops its whole copy (which holds values: it must not
+//! outlive the entries). Changes of other processes arrive on a store's thread, which never
+//! touches the map: it raises the `PENDING` word at once, the host answers no copy while it
+//! is raised, and its next call into the core removes what changed (bumping only the keys
+//! this process holds) and lowers it. Two keys may share a slot: that only sends a copy to
+//! the core now and then.
 //!
 //! The block is read by the host as 32-bit words (a JS `Uint32Array` over this memory):
 //! the layout below is the contract, and [`MirrorBlock`] hands it out.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{
-    AtomicBool, AtomicU32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
-};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 
 /// Bumped when the host must drop every copy.
@@ -37,6 +36,8 @@ pub const CAPACITY: usize = 1;
 pub const FILL_SLOT: usize = 2;
 pub const FILL_GENERATION: usize = 3;
 pub const FILL_LIVE_MS: usize = 4;
+/// Not 0 while changes of other processes wait for the host's next call into the core.
+pub const PENDING: usize = 5;
 /// The first slot; there are [`SLOTS`].
 pub const SLOTS_AT: usize = 8;
 pub const SLOTS: usize = 4096;
@@ -73,8 +74,7 @@ impl Mirror {
         SLOTS_AT + self.hasher.hash_one(full) as usize % SLOTS
     }
 
-    /// `full` was written or removed. Also called from a store's thread: an atomic add,
-    /// released after what the host's next call must see (the queued removal).
+    /// `full` was written or removed (on the host's thread, the only one that bumps).
     #[inline]
     pub fn bump(&self, full: &str) {
         self.bump_slot(self.slot(full));
@@ -82,12 +82,26 @@ impl Mirror {
 
     #[inline]
     pub fn bump_slot(&self, slot: usize) {
-        self.words[slot].fetch_add(1, Release);
+        let w = &self.words[slot];
+        w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     /// Many entries went at once: every copy goes.
     pub fn bump_epoch(&self) {
-        self.words[EPOCH].fetch_add(1, Release);
+        let w = &self.words[EPOCH];
+        w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// Changes of other processes were queued, and the expiry poked so that the host's
+    /// next call removes them (from a store's thread, after both).
+    pub fn announce(&self) {
+        self.words[PENDING].store(1, SeqCst);
+    }
+
+    /// The host's call is about to take the queued changes: lowered first, so that a change
+    /// queued after the take raises it again (a full fence: not sunk below the take).
+    pub fn taking(&self) {
+        self.words[PENDING].swap(0, SeqCst);
     }
 
     /// Whether the host may hold copies (on the host's thread).
@@ -112,16 +126,14 @@ impl Mirror {
         self.words[FILL_LIVE_MS].store(live_ms.min(u32::MAX as u64) as u32, Relaxed);
     }
 
-    /// `full`'s slot and generation, read before the call looks at the key: a change
-    /// announced after this (from a store's thread too) makes the copy stale, and one
-    /// announced before it is seen by the call (the acquire pairs with the bump's release,
-    /// which follows the queued removal and the expiry's poke).
+    /// `full`'s slot and generation, read before the call looks at the key (its
+    /// housekeeping may remove the key, and bump it, before the read).
     #[inline]
     pub fn seen(&self, full: &str) -> Seen {
         let slot = self.slot(full);
         Seen {
             slot,
-            generation: self.words[slot].load(Acquire),
+            generation: self.words[slot].load(Relaxed),
         }
     }
 }
@@ -136,6 +148,7 @@ impl MirrorBlock {
     pub const FILL_SLOT: usize = FILL_SLOT;
     pub const FILL_GENERATION: usize = FILL_GENERATION;
     pub const FILL_LIVE_MS: usize = FILL_LIVE_MS;
+    pub const PENDING: usize = PENDING;
 
     /// The first word; the block is [`MirrorBlock::len`] 32-bit words, valid while this
     /// value (or a clone) lives. The host only reads it, on the thread that calls the
@@ -177,5 +190,9 @@ mod tests {
         );
         m.record(m.seen("a"), u64::MAX);
         assert_eq!(m.words[FILL_LIVE_MS].load(Relaxed), u32::MAX);
+        m.announce();
+        assert_eq!(m.words[PENDING].load(Relaxed), 1);
+        m.taking();
+        assert_eq!(m.words[PENDING].load(Relaxed), 0);
     }
 }

@@ -264,14 +264,14 @@ impl InvalidationSink for Sink {
         if let Some(full) = key.strip_prefix(KEY_PREFIX) {
             self.invalidations.changed(full);
             self.expiry.poke();
-            self.invalidations.tell_mirror(Some(full));
+            self.invalidations.tell_mirror();
         }
     }
 
     fn changed_all(&self) {
         self.invalidations.changed_all();
         self.expiry.poke();
-        self.invalidations.tell_mirror(None);
+        self.invalidations.tell_mirror();
     }
 
     fn listening(&self, up: bool) {

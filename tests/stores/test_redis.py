@@ -24,7 +24,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from redis_server import RedisServer, free_port  # noqa: E402
-from test_sqlite import VALUES, env, run, watch_from_node, worker  # noqa: E402,F401 - node_link is autouse there
+from test_sqlite import VALUES, env, node_reader_sees_a_write, run, worker  # noqa: E402,F401 - node_link is autouse there
 from test_sqlite import node_link  # noqa: E402,F401
 
 pytestmark = pytest.mark.timeout(240)
@@ -277,17 +277,7 @@ def test_another_process_s_set_and_del_are_seen_within_l1_staleness(redis: str) 
 def test_a_synchronous_node_reader_sees_another_process_s_write(
     redis: str, tmp_path: Path
 ) -> None:
-    """A Node process reads a key with getSync in a synchronous loop, answered from its JS
-    copy, while this process writes it: the announcement reaches the copy from the store's
-    thread, with no event-loop turn."""
-    c = Cache(store=redis, l1_staleness=100)
-    c.set("k", "old")
-    got, took = watch_from_node(redis, tmp_path, lambda: c.set("k", "new"))
-    print(f"Node getSync answered its copy {got['reads']} times, then saw the write after "
-          f"{took:.1f} ms")
-    assert got["first"] == "old" and got["last"] is None, got
-    assert got["reads"] > 1000
-    assert took < 100 + 400
+    node_reader_sees_a_write(redis, tmp_path)
 
 
 def test_a_dropped_subscription_lets_no_old_value_through(

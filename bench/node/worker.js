@@ -30,7 +30,7 @@ const value32 = (i) => 'v' + String(i).padStart(31, '0') // 32 chars
 
 // Each adapter: getSync/setSync when the library has them, aget/aset (Promises), load
 // (single-flight get with a loader), all configured with max entries, a TTL and a byte bound
-// as flightcache is.
+// as flightcache is, except 'lru-cache (max only)'.
 async function adapter (name, max) {
   switch (name) {
     case 'flightcache': {
@@ -60,6 +60,17 @@ async function adapter (name, max) {
         aget: async (k) => c.get(k),
         aset: async (k, v) => c.set(k, v),
         load: (k, fn) => { loader = fn; return c.fetch(k) }
+      }
+    }
+    case 'lru-cache (max only)': {
+      // Issue 12's stretch anchor: lru-cache as most people configure it, a bound and no TTL.
+      const { LRUCache } = await import('lru-cache')
+      const c = new LRUCache({ max })
+      return {
+        getSync: (k) => c.get(k),
+        setSync: (k, v) => c.set(k, v),
+        aget: async (k) => c.get(k),
+        aset: async (k, v) => c.set(k, v)
       }
     }
     case 'lru.min': {

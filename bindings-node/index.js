@@ -256,6 +256,9 @@ function clockHandle (clock) {
 const MIRROR = native.mirrorLayout
 const EPOCH = MIRROR.epoch
 const PENDING = MIRROR.pending
+const BURST_TRUST_MS = MIRROR.burstTrustMs
+const BURST_HITS = MIRROR.burstHits
+const BURST_READS = MIRROR.burstReads
 // The wall clock as it was when flightcache was loaded: fake timers installed later (a test's
 // `jest.useFakeTimers()`) must not hold a copy past the core's real deadline.
 const wallNow = Date.now
@@ -264,10 +267,11 @@ const wallNow = Date.now
  * The values `getSync` has read, answered again without calling the core while the core's
  * mirror block says they are current: a call into native code costs several times
  * lru-cache's whole hit. Every rule of when a copy is current is the core's (it bumps the
- * key's generation or the epoch on every change); this only compares. The time is
+ * key's generation or the epoch on every change; it sets the margins and the BURST_* rules
+ * of when a reading of the clock may be reused); this only compares. The time is
  * `Date.now()` (as loaded), the cheapest clock JS has: a copy is answered only for as long as
- * the core says (its margins included), counted from a time read before asking it, and
- * every copy is dropped if the wall clock goes back.
+ * the core says, counted from a time read before asking it, and every copy is dropped if
+ * the wall clock goes back.
  */
 class Copies {
   constructor (words, tally) {
@@ -279,6 +283,36 @@ class Copies {
     this.last = 0
     // Hits answered here, shared by a cache and its namespaces (counted by `stats`).
     this.tally = tally
+    // A reading of the clock this synchronous stretch may answer hits with (0: none), the
+    // hits answered with it, and the readings in a row of one millisecond: the core's
+    // BURST_* rules (core/src/memory/mirror.rs). `forget` runs when the stretch yields.
+    this.now = 0
+    this.uses = 0
+    this.prev = 0
+    this.same = 0
+    this.armed = false
+    this.forget = () => {
+      this.now = 0
+      this.armed = false
+    }
+  }
+
+  /** The wall clock, read; in a burst of readings, also kept for the hits that follow. */
+  clock () {
+    const t = wallNow()
+    if (t !== this.prev) {
+      this.prev = t
+      this.same = 0
+    } else if (++this.same >= BURST_READS && !this.armed) {
+      this.same = 0
+      this.armed = true
+      queueMicrotask(this.forget)
+    }
+    if (this.armed) {
+      this.now = t
+      this.uses = 0
+    }
+    return t
   }
 
   /** After a call into the core: copies of values it let go of are dropped. */
@@ -374,7 +408,8 @@ class Cache {
     if (c === undefined) return this.#getSync(key)
     const e = c.map.get(key)
     if (e !== undefined) {
-      const now = wallNow()
+      let now = c.now
+      if (now === 0 || e.until - now <= BURST_TRUST_MS || ++c.uses > BURST_HITS) now = c.clock()
       const w = c.words
       if (now < e.until && now >= c.last && w[e.slot] === e.generation && w[EPOCH] === c.epoch &&
         w[PENDING] === 0) {
@@ -389,7 +424,7 @@ class Cache {
   /** `getSync` from the core, keeping a copy of a hit as the core's answer allows. */
   #getAndCopy (c, key) {
     const w = c.words
-    const before = wallNow()
+    const before = c.clock()
     const epoch = w[EPOCH]
     const v = this.#getSync(key)
     const live = w[MIRROR.fillLiveMs]

@@ -137,6 +137,13 @@ unsafe fn register(env: napi_env, exports: napi_value) -> JsResult<()> {
     ] {
         raw::set_named(env, layout, name, raw::number(env, word as f64))?;
     }
+    for (name, n) in [
+        ("burstReads", flightcache::MirrorBlock::BURST_READS),
+        ("burstHits", flightcache::MirrorBlock::BURST_HITS),
+        ("burstTrustMs", flightcache::MirrorBlock::BURST_TRUST_MS),
+    ] {
+        raw::set_named(env, layout, name, raw::number(env, n as f64))?;
+    }
     raw::set_named(env, exports, "mirrorLayout", layout)?;
     http::register(env, exports)
 }

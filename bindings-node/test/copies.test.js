@@ -126,6 +126,52 @@ test('an entry is not answered after its deadline, with no event-loop turn betwe
   }
 })
 
+// The core's BURST_* rules (core/src/memory/mirror.rs): after BURST_READS readings of the
+// clock in one millisecond, a synchronous stretch answers up to BURST_HITS hits with its latest
+// reading, only for copies with more than BURST_TRUST_MS left, and forgets it when it yields.
+const { burstHits: BURST_HITS, burstTrustMs: BURST_TRUST_MS } = require('../native.js').load().mirrorLayout
+
+test('a burst of reads sees a deadline beyond the trusted margin, to the millisecond', () => {
+  const c = new Cache()
+  c.setSync('k', 'v', { ttl: BURST_TRUST_MS + 200 })
+  c.setSync('long', 'l', { ttl: 60000 })
+  const t0 = performance.now()
+  let served = 0
+  for (;;) {
+    const got = c.getSync('k')
+    const now = performance.now()
+    if (got === undefined) break
+    served++
+    assert.strictEqual(c.getSync('long'), 'l')
+    assert.ok(now - t0 < BURST_TRUST_MS + 200 + 1, `served ${(now - t0).toFixed(2)} ms after its ttl`)
+  }
+  assert.ok(served > 1000, `${served} reads`)
+})
+
+test('a reading kept in a burst: near deadlines, after many hits and after a yield, the clock is read again', async () => {
+  const c = new Cache()
+  const burst = (k) => { for (let i = 0; i < 1000; i++) assert.notStrictEqual(c.getSync(k), undefined) }
+  // Less than BURST_TRUST_MS left: every hit reads the clock.
+  c.setSync('near', 'v', { ttl: 300 })
+  burst('near')
+  spin(400)
+  assert.strictEqual(c.getSync('near'), undefined)
+  // Far from the deadline, a stretch that blocks past it: at most BURST_HITS answers.
+  c.setSync('far', 'v', { ttl: BURST_TRUST_MS + 300 })
+  burst('far')
+  spin(BURST_TRUST_MS + 400)
+  let served = 0
+  for (let i = 0; i < 3 * BURST_HITS; i++) if (c.getSync('far') !== undefined) served++
+  assert.ok(served <= BURST_HITS, `${served} answers after the deadline`)
+  assert.strictEqual(c.getSync('far'), undefined)
+  // The same, but the code yields before reading again: the reading is forgotten.
+  c.setSync('yield', 'v', { ttl: BURST_TRUST_MS + 300 })
+  burst('yield')
+  spin(BURST_TRUST_MS + 400)
+  await null
+  assert.strictEqual(c.getSync('yield'), undefined)
+})
+
 test('a wall clock set back drops every copy', (t) => {
   const c = new Cache()
   t.after(() => { wallOffset = 0 })

@@ -844,6 +844,21 @@ impl Runner {
                 std::thread::sleep(Duration::from_millis(ms));
                 Ok(Value::Null)
             }
+            "read_for" => {
+                // `get`, again and again for `ms` without a pause: the last answer.
+                let ms = step
+                    .get("ms")
+                    .and_then(Value::as_u64)
+                    .ok_or("read_for needs ms")?;
+                let get = json!({"op": "get", "key": step.get("key").cloned().unwrap_or_default()});
+                let end = Instant::now() + Duration::from_millis(ms);
+                loop {
+                    let r = self.step(&get)?;
+                    if r.is_err() || Instant::now() >= end {
+                        break r;
+                    }
+                }
+            }
             "get_entry" => {
                 let key = key_arg(step)?;
                 let c = match self.target(step) {

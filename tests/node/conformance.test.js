@@ -282,6 +282,13 @@ class Runner {
       case 'get': return this.getCall(step)()
       case 'get_entry': return this.getCall(step)()
       case 'sleep': await new Promise((resolve) => setTimeout(resolve, step.ms)); return null
+      case 'read_for': {
+        // One synchronous stretch (no event-loop turn): getSync, where copies are answered.
+        const end = performance.now() + step.ms
+        let v
+        do v = c.getSync(key); while (performance.now() < end)
+        return v
+      }
       case 'set': {
         const value = decode(step.value)
         const opts = 'ttl' in step ? { ttl: decode(step.ttl) } : undefined

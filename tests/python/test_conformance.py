@@ -445,6 +445,13 @@ class Runner:
         if op == "sleep":
             time.sleep(step["ms"] / 1000)
             return None
+        if op == "read_for":
+            get = self.get_call({"op": "get", "key": step["key"]})
+            end = time.monotonic() + step["ms"] / 1000
+            while True:
+                v = get()
+                if time.monotonic() >= end:
+                    return v
         if op == "set":
             ttl = {"ttl": decode(step["ttl"])} if "ttl" in step else {}
             value = decode(step["value"])

@@ -297,13 +297,17 @@ class Copies {
     }
   }
 
-  /** The wall clock, read; in a burst of readings, also kept for the hits that follow. */
-  clock () {
+  /**
+   * The wall clock, read; in a burst of readings, also kept for the hits that follow.
+   * `burst`: this reading counts towards one (`getSync`'s; not `get`'s, whose every hit is a
+   * stretch of its own: arming there would cost a microtask and save nothing).
+   */
+  clock (burst) {
     const t = wallNow()
     if (t !== this.prev) {
       this.prev = t
       this.same = 0
-    } else if (++this.same >= BURST_READS && !this.armed) {
+    } else if (burst && ++this.same >= BURST_READS && !this.armed) {
       this.same = 0
       this.armed = true
       queueMicrotask(this.forget)
@@ -404,12 +408,17 @@ class Cache {
 
   /** The live value of `key` in this process, or undefined. Counts one hit or one miss. */
   getSync (key) {
+    return this.#hit(key, true)
+  }
+
+  /** `getSync`; `burst`: see `Copies.clock`. */
+  #hit (key, burst) {
     const c = this.#copies
     if (c === undefined) return this.#getSync(key)
     const e = c.map.get(key)
     if (e !== undefined) {
       let now = c.now
-      if (now === 0 || e.until - now <= BURST_TRUST_MS || ++c.uses > BURST_HITS) now = c.clock()
+      if (now === 0 || e.until - now <= BURST_TRUST_MS || ++c.uses > BURST_HITS) now = c.clock(burst)
       const w = c.words
       if (now < e.until && now >= c.last && w[e.slot] === e.generation && w[EPOCH] === c.epoch &&
         w[PENDING] === 0) {
@@ -418,13 +427,13 @@ class Cache {
         return e.value
       }
     }
-    return this.#getAndCopy(c, key)
+    return this.#getAndCopy(c, key, burst)
   }
 
   /** `getSync` from the core, keeping a copy of a hit as the core's answer allows. */
-  #getAndCopy (c, key) {
+  #getAndCopy (c, key, burst) {
     const w = c.words
-    const before = c.clock()
+    const before = c.clock(burst)
     const epoch = w[EPOCH]
     const v = this.#getSync(key)
     const live = w[MIRROR.fillLiveMs]
@@ -489,7 +498,7 @@ class Cache {
   get (key, options) {
     try {
       if (options === undefined) {
-        if (!this.#store) return Promise.resolve(this.getSync(key))
+        if (!this.#store) return Promise.resolve(this.#hit(key, false))
         return this.#answer(native.lookup(this.#h, key, undefined, this.#out), undefined)
       }
       return this.#load(key, options)

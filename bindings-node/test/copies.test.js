@@ -113,8 +113,10 @@ test('an entry is not answered after its deadline, with no event-loop turn betwe
     // Answered from the copy until the core says it expired, and never after.
     let last
     for (;;) {
-      const got = c.getSync('short')
+      // The time before the read: a pause after it (this machine is shared) is not a late
+      // answer.
       const now = performance.now()
+      const got = c.getSync('short')
       if (got === undefined) break
       last = now
       assert.ok(now - t0 < 20 + 1, `served ${(now - t0).toFixed(2)} ms after a 20 ms ttl`)
@@ -138,8 +140,8 @@ test('a burst of reads sees a deadline beyond the trusted margin, to the millise
   const t0 = performance.now()
   let served = 0
   for (;;) {
-    const got = c.getSync('k')
     const now = performance.now()
+    const got = c.getSync('k')
     if (got === undefined) break
     served++
     assert.strictEqual(c.getSync('long'), 'l')

@@ -54,7 +54,7 @@ pub const SLOTS: usize = 4096;
 /// with fewer than `BURST_HITS` hits in between, and then by at most how far it went on
 /// beyond that margin; lru-cache's cached time (`ttlResolution`) serves past deadlines for as
 /// long as its event loop is blocked.
-pub const BURST_READS: u32 = 8;
+pub const BURST_READS: u32 = 32;
 pub const BURST_HITS: u32 = 64;
 pub const BURST_TRUST_MS: u32 = 1000;
 

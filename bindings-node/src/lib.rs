@@ -127,22 +127,20 @@ unsafe fn register(env: napi_env, exports: napi_value) -> JsResult<()> {
         raw::number(env, flightcache::SWEEP_POLL_MS as f64),
     )?;
     let layout = raw::object(env)?;
-    for (name, word) in [
-        ("epoch", flightcache::MirrorBlock::EPOCH),
-        ("capacity", flightcache::MirrorBlock::CAPACITY),
-        ("fillSlot", flightcache::MirrorBlock::FILL_SLOT),
-        ("fillGeneration", flightcache::MirrorBlock::FILL_GENERATION),
-        ("fillLiveMs", flightcache::MirrorBlock::FILL_LIVE_MS),
-        ("pending", flightcache::MirrorBlock::PENDING),
-    ] {
-        raw::set_named(env, layout, name, raw::number(env, word as f64))?;
-    }
+    use flightcache::MirrorBlock as M;
+    // The block's word indices and the BURST_* numbers, as JS reads them.
     for (name, n) in [
-        ("burstReads", flightcache::MirrorBlock::BURST_READS),
-        ("burstHits", flightcache::MirrorBlock::BURST_HITS),
-        ("burstTrustMs", flightcache::MirrorBlock::BURST_TRUST_MS),
+        ("epoch", M::EPOCH as f64),
+        ("capacity", M::CAPACITY as f64),
+        ("fillSlot", M::FILL_SLOT as f64),
+        ("fillGeneration", M::FILL_GENERATION as f64),
+        ("fillLiveMs", M::FILL_LIVE_MS as f64),
+        ("pending", M::PENDING as f64),
+        ("burstReads", M::BURST_READS as f64),
+        ("burstHits", M::BURST_HITS as f64),
+        ("burstTrustMs", M::BURST_TRUST_MS as f64),
     ] {
-        raw::set_named(env, layout, name, raw::number(env, n as f64))?;
+        raw::set_named(env, layout, name, raw::number(env, n))?;
     }
     raw::set_named(env, exports, "mirrorLayout", layout)?;
     http::register(env, exports)
